@@ -1,0 +1,11 @@
+"""makemore_lib: the small library the chapters of makemore-notes import.
+
+data.py      words, vocabulary, split, context windows
+layers.py    Linear, BatchNorm1d, Tanh, Embedding, Flatten, Sequential (written from scratch)
+models.py    the lecture's MLP (chapters 2-3) and the deep MLP builder (chapter 4)
+train.py     minibatch SGD, split_loss, BatchNorm calibration, sampling
+settings.py  quick/full mode, steps, data path, seeds: read once, passed on
+report.py    what a chapter shows besides figures: stamp, run records, tables
+lecture.py   the lecture's published numbers, for comparison
+plots.py     every figure helper, one style (the only module importing matplotlib)
+"""

@@ -1,0 +1,117 @@
+"""Words, vocabulary, the train/val/test split and the context windows.
+
+    words = load_words(path)                    # one word per line, stripped, blanks skipped
+    stoi, itos = build_vocab(words)             # '.' is index 0, then the file's own characters
+    train, val, test = split_words(words)       # random.seed(42) shuffle, 80/10/10
+    X, Y = build_dataset(train, block_size, stoi)   # X (N, block_size), Y (N,), int64
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from .errors import DataError
+from .settings import SPLIT_SEED
+
+BOUNDARY = "."  # start and end of every word
+
+
+def load_words(path: str | Path) -> list[str]:
+    path = Path(path)
+    hint = "set MAKEMORE_DATA (or --data) to a UTF-8 file with one word per line"
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise DataError(f"{path}: file not found; {hint}") from None
+    except IsADirectoryError:
+        raise DataError(f"{path}: is a directory, not a file; {hint}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = raw[: e.start].count(b"\n") + 1
+        raise DataError(f"{path}: not UTF-8 (bad byte at line {line}); {hint}") from None
+    words = [w.strip() for w in text.splitlines()]
+    words = [w for w in words if w]
+    if not words:
+        raise DataError(f"{path}: no words (the file is empty or blank); {hint}")
+    for lineno, w in enumerate(text.splitlines(), 1):
+        if BOUNDARY in w:
+            raise DataError(f"{path}: line {lineno} {w.strip()!r} contains '{BOUNDARY}', "
+                            f"which the model reserves for start/end of word; remove it")
+    return words
+
+
+def build_vocab(words: list[str]) -> tuple[dict[str, int], dict[int, str]]:
+    """'.' -> 0, then every character of the words in sorted order -> 1, 2, ..."""
+    chars = sorted(set("".join(words)))
+    stoi = {s: i + 1 for i, s in enumerate(chars)}
+    stoi[BOUNDARY] = 0
+    itos = {i: s for s, i in stoi.items()}
+    return stoi, itos
+
+
+def split_words(words: list[str], seed: int = SPLIT_SEED) -> tuple[list[str], list[str], list[str]]:
+    """The lecture's split: random.seed(42); random.shuffle(words); 80% / 10% / 10%.
+
+    A private random.Random(42) shuffles exactly as the seeded global one would,
+    without touching the caller's global random state.
+    """
+    words = list(words)
+    random.Random(seed).shuffle(words)
+    n1, n2 = int(0.8 * len(words)), int(0.9 * len(words))
+    return words[:n1], words[n1:n2], words[n2:]
+
+
+def build_dataset(words: list[str], block_size: int, stoi: dict[str, int] | None = None):
+    """Every (context, next character) pair: X (N, block_size) and Y (N,), both int64.
+
+    The context starts as block_size boundary tokens and slides one character at a time,
+    so "emma" with block_size 3 gives ... -> e, ..e -> m, .em -> m, emm -> a, mma -> .
+    """
+    if stoi is None:
+        stoi, _ = build_vocab(words)
+    X, Y = [], []
+    for w in words:
+        context = [0] * block_size
+        for ch in w + BOUNDARY:
+            ix = stoi[ch]
+            X.append(context)
+            Y.append(ix)
+            context = context[1:] + [ix]
+    return torch.tensor(X, dtype=torch.int64).view(-1, block_size), torch.tensor(Y, dtype=torch.int64)
+
+
+@dataclass
+class Splits:
+    """Everything a chapter needs from the data, named as in the lecture."""
+    words: list[str]
+    stoi: dict[str, int]
+    itos: dict[int, str]
+    block_size: int
+    Xtr: torch.Tensor
+    Ytr: torch.Tensor
+    Xdev: torch.Tensor
+    Ydev: torch.Tensor
+    Xte: torch.Tensor
+    Yte: torch.Tensor
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.itos)
+
+    def split(self, name: str) -> tuple[torch.Tensor, torch.Tensor]:
+        return {"train": (self.Xtr, self.Ytr), "val": (self.Xdev, self.Ydev),
+                "test": (self.Xte, self.Yte)}[name]
+
+
+def load_splits(path: str | Path, block_size: int = 3) -> Splits:
+    words = load_words(path)
+    stoi, itos = build_vocab(words)
+    train, val, test = split_words(words)
+    return Splits(words, stoi, itos, block_size,
+                  *build_dataset(train, block_size, stoi),
+                  *build_dataset(val, block_size, stoi),
+                  *build_dataset(test, block_size, stoi))

@@ -1,0 +1,17 @@
+"""Errors a reader can fix: each prints as one line when a chapter runs as a script."""
+
+
+class MakemoreError(Exception):
+    """Bad input or settings; the message says what was wrong and how to fix it."""
+
+
+class DataError(MakemoreError):
+    """The word list is missing or malformed."""
+
+
+class SettingsError(MakemoreError):
+    """An environment variable or command-line option has a bad value."""
+
+
+class TrainingDiverged(MakemoreError):
+    """The loss became NaN or infinite."""

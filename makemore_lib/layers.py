@@ -1,0 +1,162 @@
+"""Layers written from scratch with a PyTorch-like API (makemore part 3).
+
+Every layer is called like a function, lists its tensors in `parameters()`, and keeps its
+last output in `.out` for the diagnostics of chapter 4. Weights are drawn from the
+caller's generator, so building the layers in the lecture's order draws the lecture's
+numbers.
+"""
+from __future__ import annotations
+
+import torch
+
+
+class Linear:
+    """y = x @ W + b, with W (fan_in, fan_out) ~ N(0, 1) / sqrt(fan_in) and b = 0."""
+
+    def __init__(self, fan_in: int, fan_out: int, bias: bool = True, generator: torch.Generator | None = None):
+        self.weight = torch.randn((fan_in, fan_out), generator=generator) / fan_in**0.5
+        self.bias = torch.zeros(fan_out) if bias else None
+
+    def __call__(self, x):
+        self.out = x @ self.weight
+        if self.bias is not None:
+            self.out += self.bias
+        return self.out
+
+    def parameters(self):
+        return [self.weight] + ([] if self.bias is None else [self.bias])
+
+
+class BatchNorm1d:
+    """y = gamma * (x - mean) / sqrt(var + eps) + beta, per feature, over the batch.
+
+    Training mode normalises with the batch's *biased* variance (1/n), as the paper and
+    torch.nn.BatchNorm1d do, and folds the *unbiased* variance (1/(n-1)) into
+    `running_var`, which estimates the population variance used at inference:
+
+        running_mean <- (1 - momentum) * running_mean + momentum * mean
+        running_var  <- (1 - momentum) * running_var  + momentum * var * n / (n - 1)
+
+    The lecture's class uses the unbiased variance for both (nn-zero-to-hero issue #44);
+    that makes training-mode outputs differ from torch's by a factor sqrt((n-1)/n) and the
+    train/eval behaviour differ slightly. Ours matches torch in both modes, so it can be
+    swapped for torch.nn.BatchNorm1d and tested against it.
+
+    The running statistics keep the shape (dim,): updating them with a keepdim batch mean
+    would silently turn them into (1, dim), the shape bug behind learners' NaNs.
+    Eval mode uses only the running statistics, so it works on a batch of one.
+    """
+
+    def __init__(self, dim: int, eps: float = 1e-5, momentum: float = 0.1):
+        self.eps = eps
+        self.momentum = momentum
+        self.training = True
+        self.gamma = torch.ones(dim)
+        self.beta = torch.zeros(dim)
+        self.running_mean = torch.zeros(dim)
+        self.running_var = torch.ones(dim)
+
+    def __call__(self, x):
+        if self.training:
+            n = x.shape[0]
+            if n < 2:
+                raise ValueError("BatchNorm1d in training mode needs a batch of at least 2; "
+                                 "call .eval() (or model.eval()) to run on a single example")
+            xvar, xmean = torch.var_mean(x, 0, correction=0)  # (dim,), (dim,)
+        else:
+            xmean, xvar = self.running_mean, self.running_var
+        xhat = (x - xmean) / torch.sqrt(xvar + self.eps)
+        self.out = self.gamma * xhat + self.beta
+        if self.training:
+            with torch.no_grad():
+                m = self.momentum
+                self.running_mean = (1 - m) * self.running_mean + m * xmean
+                self.running_var = (1 - m) * self.running_var + m * xvar * (n / (n - 1))
+        return self.out
+
+    def set_statistics(self, x) -> None:
+        """Calibrate: replace the running statistics by those of `x` (N, dim) exactly."""
+        with torch.no_grad():
+            self.running_var, self.running_mean = torch.var_mean(x, 0, correction=1)
+
+    def parameters(self):
+        return [self.gamma, self.beta]
+
+
+class Tanh:
+    """y = tanh(x)"""
+
+    def __call__(self, x):
+        self.out = torch.tanh(x)
+        return self.out
+
+    def parameters(self):
+        return []
+
+
+class Embedding:
+    """A lookup table C (num_embeddings, embedding_dim) ~ N(0, 1): y = C[x]."""
+
+    def __init__(self, num_embeddings: int, embedding_dim: int, generator: torch.Generator | None = None):
+        self.weight = torch.randn((num_embeddings, embedding_dim), generator=generator)
+
+    def __call__(self, ix):
+        self.out = self.weight[ix]
+        return self.out
+
+    def parameters(self):
+        return [self.weight]
+
+
+class Flatten:
+    """(N, block_size, n_embd) -> (N, block_size * n_embd): concatenate the embeddings."""
+
+    def __call__(self, x):
+        self.out = x.view(x.shape[0], -1)
+        return self.out
+
+    def parameters(self):
+        return []
+
+
+class Sequential:
+    """Calls its layers in order. `retain_grads = True` keeps every layer's output gradient."""
+
+    def __init__(self, layers):
+        self.layers = list(layers)
+        self.retain_grads = False
+
+    def __call__(self, x):
+        for layer in self.layers:
+            x = layer(x)
+            if self.retain_grads and x.requires_grad:
+                x.retain_grad()
+        self.out = x
+        return x
+
+    def parameters(self):
+        return [p for layer in self.layers for p in layer.parameters()]
+
+    def named_parameters(self):
+        """(name, tensor) pairs such as ('2.Linear.weight', W)."""
+        names = []
+        for i, layer in enumerate(self.layers):
+            kind = type(layer).__name__
+            for attr in ("weight", "bias", "gamma", "beta"):
+                p = getattr(layer, attr, None)
+                if p is not None:
+                    names.append((f"{i}.{kind}.{attr}", p))
+        return names
+
+    @property
+    def training(self) -> bool:
+        return all(getattr(l, "training", True) for l in self.layers)
+
+    def train(self, mode: bool = True):
+        for layer in self.layers:
+            if hasattr(layer, "training"):
+                layer.training = mode
+        return self
+
+    def eval(self):
+        return self.train(False)

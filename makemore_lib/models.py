@@ -1,0 +1,135 @@
+"""The two networks of makemore part 3, with the lecture's initialisations.
+
+`MLP` is the network of chapters 2 and 3, written with bare tensors and the lecture's
+names (C, W1, b1, W2, b2, bngain, bnbias); `deep_mlp` assembles chapter 4's network from
+the layer classes. Both draw their parameters from the caller's generator in the
+lecture's order, so the same seed gives the lecture's initial numbers.
+"""
+from __future__ import annotations
+
+import torch
+
+from .layers import BatchNorm1d, Embedding, Flatten, Linear, Sequential, Tanh
+
+TANH_GAIN = 5 / 3  # Kaiming gain for tanh: keeps the activations' std near 1 through a layer
+
+# The stages of chapter 2's loss log: how each parameter is scaled right after its draw.
+INITS = {
+    "original":      dict(W1=1.0, b1=1.0, W2=1.0, b2=1.0),
+    "softmax_fixed": dict(W1=1.0, b1=1.0, W2=0.01, b2=0.0),
+    "tanh_fixed":    dict(W1=0.2, b1=0.01, W2=0.01, b2=0.0),
+    "kaiming":       dict(W1="kaiming", b1=0.01, W2=0.01, b2=0.0),
+}
+
+
+class MLP:
+    """emb = C[X]; h = tanh(emb.view(N, -1) @ W1 + b1); logits = h @ W2 + b2.
+
+    With `batchnorm=True` (chapter 3) the hidden pre-activation is batch-normalised the
+    lecture's way and b1 is dropped (the BatchNorm mean subtraction would cancel it):
+
+        hpreact = bngain * (hpreact - bnmeani) / bnstdi + bnbias
+
+    where bnmeani, bnstdi are the batch mean and (unbiased) standard deviation in training
+    mode, and bnmean_running, bnstd_running (momentum 0.001) in eval mode.
+    """
+
+    def __init__(self, vocab_size: int, block_size: int = 3, n_embd: int = 10, n_hidden: int = 200,
+                 init: str = "kaiming", batchnorm: bool = False, generator: torch.Generator | None = None):
+        if init not in INITS:
+            raise ValueError(f"init must be one of {sorted(INITS)}, not {init!r}")
+        scale = INITS[init]
+        g = generator
+        fan_in = n_embd * block_size
+        self.batchnorm = batchnorm
+        self.training = True
+        self.momentum = 0.001
+        self.C = torch.randn((vocab_size, n_embd), generator=g)
+        # the products are written exactly as in the lecture so that the same draws round the same way
+        if scale["W1"] == "kaiming":
+            self.W1 = torch.randn((fan_in, n_hidden), generator=g) * TANH_GAIN / (fan_in**0.5)
+        else:
+            self.W1 = torch.randn((fan_in, n_hidden), generator=g) * scale["W1"]
+        self.b1 = None if batchnorm else torch.randn(n_hidden, generator=g) * scale["b1"]
+        self.W2 = torch.randn((n_hidden, vocab_size), generator=g) * scale["W2"]
+        self.b2 = torch.randn(vocab_size, generator=g) * scale["b2"]
+        if batchnorm:
+            self.bngain = torch.ones(n_hidden)
+            self.bnbias = torch.zeros(n_hidden)
+            self.bnmean_running = torch.zeros(n_hidden)
+            self.bnstd_running = torch.ones(n_hidden)
+
+    def named_parameters(self):
+        names = ["C", "W1", "b1", "W2", "b2"] if not self.batchnorm else ["C", "W1", "W2", "b2", "bngain", "bnbias"]
+        return [(n, getattr(self, n)) for n in names]
+
+    def parameters(self):
+        return [p for _, p in self.named_parameters()]
+
+    def __call__(self, X):
+        emb = self.C[X]                                # (N, block_size, n_embd)
+        embcat = emb.view(emb.shape[0], -1)            # (N, block_size * n_embd)
+        if self.batchnorm:
+            hpreact = embcat @ self.W1                 # (N, n_hidden)
+            if self.training:
+                bnmeani = hpreact.mean(0)              # (n_hidden,)
+                bnstdi = hpreact.std(0)                # (n_hidden,) unbiased, as in the lecture
+                with torch.no_grad():
+                    m = self.momentum
+                    self.bnmean_running = (1 - m) * self.bnmean_running + m * bnmeani
+                    self.bnstd_running = (1 - m) * self.bnstd_running + m * bnstdi
+            else:
+                bnmeani, bnstdi = self.bnmean_running, self.bnstd_running
+            hpreact = self.bngain * (hpreact - bnmeani) / bnstdi + self.bnbias
+        else:
+            hpreact = embcat @ self.W1 + self.b1       # (N, n_hidden)
+        h = torch.tanh(hpreact)                        # (N, n_hidden)
+        self.hpreact, self.h = hpreact, h              # kept for the saturation plots
+        return h @ self.W2 + self.b2                   # (N, vocab_size)
+
+    def calibrate(self, X) -> tuple[torch.Tensor, torch.Tensor]:
+        """Set the BatchNorm statistics to the mean and std of the hidden pre-activation over X."""
+        with torch.no_grad():
+            emb = self.C[X]
+            hpreact = emb.view(emb.shape[0], -1) @ self.W1
+            self.bnmean_running, self.bnstd_running = hpreact.mean(0), hpreact.std(0)
+        return self.bnmean_running, self.bnstd_running
+
+    def train(self, mode: bool = True):
+        self.training = mode
+        return self
+
+    def eval(self):
+        return self.train(False)
+
+
+def deep_mlp(vocab_size: int, block_size: int = 3, n_embd: int = 10, n_hidden: int = 100,
+             n_layers: int = 5, batchnorm: bool = True, gain: float = TANH_GAIN,
+             generator: torch.Generator | None = None) -> Sequential:
+    """Chapter 4's network: n_layers x (Linear -> [BatchNorm1d] -> Tanh), then Linear -> [BatchNorm1d].
+
+    Init as in the lecture: with BatchNorm the last BatchNorm's gamma is scaled by 0.1
+    (a less confident output at init); without it, the last Linear's weight by 0.1 and
+    every other Linear's weight by `gain` (5/3 compensates tanh's squashing).
+    """
+    g = generator
+    layers = [Embedding(vocab_size, n_embd, generator=g), Flatten()]
+    fan_in = n_embd * block_size
+    for _ in range(n_layers):
+        layers.append(Linear(fan_in, n_hidden, bias=not batchnorm, generator=g))
+        if batchnorm:
+            layers.append(BatchNorm1d(n_hidden))
+        layers.append(Tanh())
+        fan_in = n_hidden
+    layers.append(Linear(fan_in, vocab_size, bias=not batchnorm, generator=g))
+    if batchnorm:
+        layers.append(BatchNorm1d(vocab_size))
+    with torch.no_grad():
+        if batchnorm:
+            layers[-1].gamma *= 0.1
+        else:
+            layers[-1].weight *= 0.1
+            for layer in layers[:-1]:
+                if isinstance(layer, Linear):
+                    layer.weight *= gain
+    return Sequential(layers)

@@ -1,0 +1,158 @@
+"""Every figure of the book, in one style. The only module that imports matplotlib.
+
+Each helper draws one figure and hands it to `show`: in a notebook (the site build) the
+figure is displayed inline and closed, so no `<matplotlib...>` repr is left behind; in a
+script it is saved as a PNG under build/figures/<chapter>/ and its path printed.
+"""
+from __future__ import annotations
+
+import os
+import re
+import sys
+from pathlib import Path
+
+import matplotlib
+
+if "ipykernel" not in sys.modules:
+    matplotlib.use("Agg")  # a script saves its figures; it never opens windows
+
+import matplotlib.pyplot as plt
+import torch
+
+from .settings import REPO_ROOT
+
+STYLE = {
+    "figure.figsize": (8, 3.6),
+    "figure.dpi": 100,
+    "savefig.dpi": 100,
+    "savefig.bbox": "tight",
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.titlesize": 11,
+    "axes.labelsize": 10,
+    "legend.fontsize": 8,
+    "legend.frameon": False,
+}
+plt.rcParams.update(STYLE)
+
+_saved = 0
+
+
+def figure(ncols: int = 1, nrows: int = 1, width: float = 8, height: float = 3.6, **kw):
+    """A new figure of the book's size: `fig, ax = figure()`."""
+    return plt.subplots(nrows, ncols, figsize=(width, height), **kw)
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60] or "figure"
+
+
+def show(fig, name: str | None = None) -> None:
+    """Display `fig` inline in a notebook, or save it under build/figures/ in a script."""
+    global _saved
+    fig.tight_layout()
+    if "ipykernel" in sys.modules:
+        plt.show()
+    else:
+        _saved += 1
+        chapter = Path(sys.argv[0]).stem or "interactive"
+        out = Path(os.environ.get("MAKEMORE_FIGURES", REPO_ROOT / "build" / "figures")) / chapter
+        out.mkdir(parents=True, exist_ok=True)
+        title = name or (fig.axes[0].get_title() if fig.axes else "")
+        path = out / f"{_saved:02d}-{_slug(title)}.png"
+        fig.savefig(path)
+        print(f"[figure saved: {path}]")
+    plt.close(fig)
+
+
+def _t(x) -> torch.Tensor:
+    return torch.as_tensor(x).detach().float()
+
+
+def plot_loss(curves: dict[str, list[float]], title: str = "training loss", window: int = 1,
+              ylabel: str = "log10(loss)", steps_per_point: int = 1) -> None:
+    """One line per run of log10(minibatch loss), averaged over `window` steps."""
+    fig, ax = figure()
+    for label, lossi in curves.items():
+        y = _t(lossi)
+        if window > 1:
+            y = y[: len(y) // window * window].view(-1, window).mean(1)
+        x = torch.arange(len(y)) * window * steps_per_point
+        ax.plot(x.numpy(), y.numpy(), label=label, lw=1)
+    ax.set(title=title, xlabel="step", ylabel=ylabel)
+    if len(curves) > 1:
+        ax.legend()
+    show(fig)
+
+
+def plot_hist(values: dict[str, torch.Tensor] | torch.Tensor, title: str, xlabel: str, bins: int = 50) -> None:
+    """Histogram(s) of the entries of one or more tensors."""
+    if not isinstance(values, dict):
+        values = {"": values}
+    fig, ax = figure()
+    for label, v in values.items():
+        ax.hist(_t(v).view(-1).numpy(), bins=bins, alpha=0.6 if len(values) > 1 else 1, label=label or None)
+    ax.set(title=title, xlabel=xlabel, ylabel="count")
+    if len(values) > 1:
+        ax.legend()
+    show(fig)
+
+
+def plot_saturation(h: torch.Tensor, title: str, threshold: float = 0.99) -> None:
+    """The 'white columns' picture: one row per example, one column per neuron,
+    white where |h| > threshold. A column white from top to bottom is a dead neuron."""
+    fig, ax = figure(height=3.0)
+    ax.imshow((_t(h).abs() > threshold).numpy(), cmap="gray", interpolation="nearest", aspect="auto", vmin=0, vmax=1)
+    ax.set(title=title, xlabel="neuron", ylabel="example")
+    ax.grid(False)
+    show(fig)
+
+
+def plot_lines(xs, curves: dict[str, list[float]], title: str, xlabel: str, ylabel: str,
+               hline: float | None = None) -> None:
+    """Several curves against a shared x; an optional dashed guide line."""
+    fig, ax = figure()
+    for label, y in curves.items():
+        ax.plot(_t(xs).numpy(), _t(y).numpy(), label=label)
+    if hline is not None:
+        ax.axhline(hline, color="k", ls="--", lw=1)
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    if len(curves) > 1:
+        ax.legend()
+    show(fig)
+
+
+def plot_distributions(tensors: dict[str, torch.Tensor], title: str, xlabel: str, bins: int = 100) -> None:
+    """The lecture's per-layer histograms drawn as lines (one per layer), for activations or gradients."""
+    fig, ax = figure()
+    for label, t in tensors.items():
+        counts, edges = torch.histogram(_t(t).view(-1), bins=bins, density=True)
+        ax.plot(((edges[:-1] + edges[1:]) / 2).numpy(), counts.numpy(), label=label)
+    ax.set(title=title, xlabel=xlabel, ylabel="density")
+    ax.legend()
+    show(fig)
+
+
+def plot_update_ratios(steps: list[int], ud: list[list[float]], names: list[str], title: str,
+                       guide: float = -3.0) -> None:
+    """log10 update-to-data ratio of each parameter over training, with the 1e-3 guide line."""
+    fig, ax = figure()
+    ud_t = _t(ud)  # (recorded steps, parameters)
+    for j, name in enumerate(names):
+        ax.plot(steps, ud_t[:, j].numpy(), label=name, lw=1)
+    ax.axhline(guide, color="k", ls="--", lw=1, label=f"1e{guide:.0f} guide")
+    ax.set(title=title, xlabel="step", ylabel="log10(update / data)")
+    ax.legend(ncol=2)
+    show(fig)
+
+
+def plot_heatmap(t: torch.Tensor, title: str, xlabel: str, ylabel: str, cmap: str = "gray") -> None:
+    """A matrix as an image (e.g. dlogits: one row per example, one column per character)."""
+    fig, ax = figure(height=4.0)
+    im = ax.imshow(_t(t).numpy(), cmap=cmap, interpolation="nearest", aspect="auto")
+    fig.colorbar(im, ax=ax)
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    ax.grid(False)
+    show(fig)

@@ -1,0 +1,62 @@
+"""What a chapter shows besides figures: the run stamp, tables, and training-run records.
+
+In a notebook (the site build) these display as Markdown; in a script they print as
+plain text. `record_run` also attaches a machine-readable copy of the run under the
+MIME type RUN_MIME, which the site build collects into the results page.
+"""
+from __future__ import annotations
+
+import sys
+
+from . import lecture
+
+RUN_MIME = "application/vnd.makemore.run+json"
+
+
+def _in_notebook() -> bool:
+    return "ipykernel" in sys.modules
+
+
+def show_markdown(text: str, extra: dict | None = None) -> None:
+    if _in_notebook():
+        from IPython.display import display
+        display({"text/markdown": text, "text/plain": text, **(extra or {})}, raw=True)
+    else:
+        print(text)
+
+
+def show_stamp(settings) -> None:
+    """The first output of every chapter: mode, steps, dataset and its hash, torch, date."""
+    if _in_notebook():
+        show_markdown(f'!!! info "How this page was computed"\n    {settings.stamp()}')
+    else:
+        print(settings.stamp())
+
+
+def table(header: list[str], rows: list[list]) -> str:
+    """A Markdown table; floats with 4 decimals."""
+    fmt = lambda v: f"{v:.4f}" if isinstance(v, float) else str(v)
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(fmt(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def show_table(header: list[str], rows: list[list]) -> None:
+    show_markdown(table(header, rows))
+
+
+def run_record(experiment: str, steps: int, train_loss: float, val_loss: float, key: str | None = None) -> dict:
+    """A training run as the results page stores it; `key` names the lecture's matching run."""
+    ref = lecture.RESULTS.get(key) if key else None
+    return {"experiment": experiment, "steps": steps, "train": train_loss, "val": val_loss,
+            "key": key, "lecture_train": ref[1] if ref else None, "lecture_val": ref[2] if ref else None}
+
+
+def record_run(experiment: str, steps: int, train_loss: float, val_loss: float, key: str | None = None) -> dict:
+    """Show one run's train/val loss (beside the lecture's, when `key` names one) and record it."""
+    rec = run_record(experiment, steps, train_loss, val_loss, key)
+    lect = (f"; lecture: train {rec['lecture_train']:.4f}, val {rec['lecture_val']:.4f}"
+            if key else "")
+    text = f"**{experiment}** ({steps:,} steps): train {train_loss:.4f}, val {val_loss:.4f}{lect}"
+    show_markdown(text, {RUN_MIME: rec})
+    return rec

@@ -1,0 +1,108 @@
+"""One place that decides the mode, the steps, the data file and the seeds.
+
+Quick mode (`MAKEMORE_QUICK=1` or `--quick`) is for tests and site previews: every
+training run is cut to a small number of steps, with the learning-rate decay at the
+same fraction of training. Full mode runs the lecture's 200,000 steps.
+
+A chapter calls `load()` once at the top and passes the result on.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import hashlib
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from .errors import MakemoreError, SettingsError
+
+SEED = 2147483647        # torch.Generator seed for parameters and minibatches (the lecture's)
+SAMPLE_SEED = SEED + 10  # the lecture samples names from a second generator
+SPLIT_SEED = 42          # random.seed(42) before shuffling the words
+FULL_STEPS = 200_000     # the lecture's training length
+QUICK_STEPS = 2_000      # quick mode: every training run, whatever its full length
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DATA = REPO_ROOT / "data" / "names.txt"
+
+
+@dataclass(frozen=True)
+class Settings:
+    quick: bool
+    data_path: Path
+
+    @property
+    def mode(self) -> str:
+        return "quick" if self.quick else "full"
+
+    def steps(self, full: int = FULL_STEPS) -> int:
+        """Steps for a run (or a step index) that is `full` steps long in full mode."""
+        return max(1, round(full * QUICK_STEPS / FULL_STEPS)) if self.quick else full
+
+    @property
+    def max_steps(self) -> int:
+        return self.steps(FULL_STEPS)
+
+    def data_hash(self) -> str:
+        return hashlib.sha256(self.data_path.read_bytes()).hexdigest()[:12]
+
+    def stamp(self) -> str:
+        """One line saying how this output was produced."""
+        try:
+            shown = self.data_path.relative_to(REPO_ROOT)
+        except ValueError:
+            shown = self.data_path
+        return (f"mode: {self.mode} ({self.max_steps:,} steps per full training run), "
+                f"data: {shown} (sha256 {self.data_hash()}), torch {torch.__version__}, "
+                f"run {datetime.date.today().isoformat()}")
+
+
+def _env_flag(name: str) -> bool:
+    value = os.environ.get(name, "").strip().lower()
+    if value in ("", "0", "false", "no", "off"):
+        return False
+    if value in ("1", "true", "yes", "on"):
+        return True
+    raise SettingsError(f"{name}={os.environ[name]!r} is not a yes/no value; use {name}=1 or {name}=0")
+
+
+def load(argv: list[str] | None = None) -> Settings:
+    """Read the settings from the environment and, in a script, the command line.
+
+    `--data PATH` beats `MAKEMORE_DATA`, which beats data/names.txt next to the package.
+    `--quick` beats `MAKEMORE_QUICK`. Unknown arguments (a Jupyter kernel's) are ignored.
+    """
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--data", type=Path)
+    parser.add_argument("--quick", action="store_true")
+    in_kernel = "ipykernel" in sys.modules
+    args, _ = parser.parse_known_args([] if in_kernel and argv is None else
+                                      (sys.argv[1:] if argv is None else argv))
+    data = args.data or os.environ.get("MAKEMORE_DATA") or DEFAULT_DATA
+    quick = args.quick or _env_flag("MAKEMORE_QUICK")
+    configure_torch()
+    if not in_kernel:
+        install_one_line_errors()
+    return Settings(quick=quick, data_path=Path(data).expanduser().resolve())
+
+
+def configure_torch() -> None:
+    """One thread: these networks are so small that a second thread only adds overhead."""
+    torch.set_num_threads(int(os.environ.get("MAKEMORE_THREADS", "1")))
+
+
+def install_one_line_errors() -> None:
+    """In a script, print a MakemoreError as one line instead of a traceback."""
+    previous = sys.excepthook
+
+    def hook(kind, value, tb):
+        if isinstance(value, MakemoreError):
+            print(f"error: {value}", file=sys.stderr)
+        else:
+            previous(kind, value, tb)
+
+    sys.excepthook = hook

@@ -1,0 +1,165 @@
+"""Fit, evaluate and sample: the lecture's minibatch SGD loop, made lean.
+
+A model here is anything with `model(X) -> logits`, `parameters()`, `named_parameters()`
+and `train()` / `eval()`: the lecture's `MLP` and a `Sequential` of layers both qualify.
+
+The loop draws every minibatch index up front with one `torch.randint(0, N, (steps, 32),
+generator=g)`, which yields exactly the numbers of the lecture's per-step
+`torch.randint(0, N, (32,), generator=g)`, and applies the update to all parameters with
+two fused `torch._foreach_*` calls that round exactly as `p.data += -lr * p.grad` does.
+The update-to-data ratios `ud` cost a few ops per parameter, so they are recorded only
+every `ud_every` steps.
+"""
+from __future__ import annotations
+
+import math
+import sys
+import time
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+
+from .errors import TrainingDiverged
+
+
+@dataclass
+class TrainResult:
+    steps: int
+    lossi: list[float]                     # log10 of every minibatch loss
+    ud_steps: list[int] = field(default_factory=list)
+    ud: list[list[float]] = field(default_factory=list)   # per recorded step, log10(std(lr*grad)/std(data)) per parameter
+    ud_names: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def final_loss(self) -> float:
+        return 10 ** self.lossi[-1]
+
+
+def lr_schedule(lr: float = 0.1, lr_after: float = 0.01, decay_step: int | None = None):
+    """The lecture's step decay: `lr` before `decay_step`, `lr_after` from it on."""
+    return lambda i: lr if decay_step is None or i < decay_step else lr_after
+
+
+def _progress(total: int, desc: str):
+    """A tqdm bar on an interactive terminal only: none under pytest, in a page, or in a pipe."""
+    if not sys.stderr.isatty() or "ipykernel" in sys.modules:
+        return None
+    from tqdm import tqdm
+    return tqdm(total=total, desc=desc, unit="step", mininterval=0.5, leave=False)
+
+
+def train(model, Xtr, Ytr, steps: int, generator: torch.Generator, lr=lr_schedule(),
+          batch_size: int = 32, ud_every: int | None = 1, log_every: int | None = None,
+          desc: str = "training") -> TrainResult:
+    """Minibatch SGD with cross-entropy; returns the loss log and update-to-data ratios.
+
+    `lr` is a function of the step index (see `lr_schedule`). `ud_every=None` records no
+    ratios. Stops with TrainingDiverged, naming the step, if a loss is NaN or infinite.
+    """
+    params = model.parameters()
+    for p in params:
+        p.requires_grad_(True)
+    named = [(n, p) for n, p in model.named_parameters()]
+    model.train()
+    result = TrainResult(steps=steps, lossi=[], ud_names=[n for n, _ in named])
+    ix_all = torch.randint(0, Xtr.shape[0], (steps, batch_size), generator=generator)  # (steps, batch_size)
+    bar = _progress(steps, desc)
+    start = time.perf_counter()
+    for i in range(steps):
+        ix = ix_all[i]
+        Xb, Yb = Xtr[ix], Ytr[ix]                     # (batch_size, block_size), (batch_size,)
+        logits = model(Xb)
+        loss = F.cross_entropy(logits, Yb)
+        for p in params:
+            p.grad = None
+        loss.backward()
+        lossv = loss.item()
+        if not math.isfinite(lossv):
+            raise TrainingDiverged(f"{desc}: loss is {lossv} at step {i} of {steps}; "
+                                   f"lower the learning rate or check the initialisation")
+        lri = lr(i)
+        grads = [p.grad for p in params]
+        with torch.no_grad():
+            torch._foreach_add_(params, torch._foreach_mul(grads, -lri))   # p.data += -lr * p.grad
+            if ud_every and i % ud_every == 0:
+                result.ud_steps.append(i)
+                result.ud.append(update_to_data(params, grads, lri))
+        result.lossi.append(math.log10(lossv))
+        if log_every and (i % log_every == 0 or i == steps - 1):
+            print(f"{i:7d}/{steps:7d}: {lossv:.4f}")
+        if bar is not None and i % 200 == 0:
+            bar.update(min(200, steps - i))
+    result.seconds = time.perf_counter() - start
+    if bar is not None:
+        bar.close()
+    return result
+
+
+def update_to_data(params, grads, lr: float) -> list[float]:
+    """log10( std(lr * grad) / std(data) ) for every parameter: the size of one step
+    relative to the parameter itself. About -3 is healthy (the lecture's rule of thumb)."""
+    ratios = torch.stack([(lr * g).std() / p.std() for p, g in zip(params, grads)])
+    return ratios.log10().tolist()
+
+
+@torch.no_grad()
+def split_loss(model, X, Y) -> float:
+    """Mean cross-entropy of the whole split, in eval mode; the model's mode is restored."""
+    was_training = model.training
+    model.eval()
+    try:
+        return F.cross_entropy(model(X), Y).item()
+    finally:
+        model.train(was_training)
+
+
+@torch.no_grad()
+def calibrate_batchnorm(model, Xtr) -> None:
+    """Set every BatchNorm's statistics to those of the whole training set.
+
+    For the lecture's MLP this is its `calibrate`; for a Sequential, each BatchNorm1d
+    takes the exact mean and variance of its input over Xtr, layer by layer.
+    """
+    from .layers import BatchNorm1d, Sequential
+
+    if not isinstance(model, Sequential):
+        model.calibrate(Xtr)
+        return
+    was_training = model.training
+    model.eval()
+    x = Xtr
+    for layer in model.layers:
+        if isinstance(layer, BatchNorm1d):
+            layer.set_statistics(x)
+        x = layer(x)
+    model.train(was_training)
+
+
+@torch.no_grad()
+def sample(model, itos: dict[int, str], block_size: int, n: int = 20,
+           generator: torch.Generator | None = None, max_len: int = 50) -> list[str]:
+    """Draw `n` words one character at a time, in eval mode (BatchNorm on a batch of one).
+
+    Each word starts from block_size boundary tokens and ends at the first '.'.
+    The model's mode is restored, and no running statistic is touched.
+    """
+    was_training = model.training
+    model.eval()
+    try:
+        words = []
+        for _ in range(n):
+            out, context = [], [0] * block_size
+            for _ in range(max_len):
+                logits = model(torch.tensor([context]))          # (1, vocab_size)
+                probs = F.softmax(logits, dim=1)
+                ix = torch.multinomial(probs, num_samples=1, generator=generator).item()
+                if ix == 0:
+                    break
+                context = context[1:] + [ix]
+                out.append(itos[ix])
+            words.append("".join(out))
+        return words
+    finally:
+        model.train(was_training)
