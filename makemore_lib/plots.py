@@ -100,6 +100,15 @@ def plot_hist(values: dict[str, torch.Tensor] | torch.Tensor, title: str, xlabel
     show(fig)
 
 
+def plot_bars(labels: list, values, title: str, xlabel: str, ylabel: str = "count") -> None:
+    """One bar per label (e.g. words per length, or examples per character)."""
+    fig, ax = figure()
+    ax.bar([str(x) for x in labels], _t(values).numpy())
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    ax.grid(False, axis="x")
+    show(fig)
+
+
 def plot_saturation(h: torch.Tensor, title: str, threshold: float = 0.99) -> None:
     """The 'white columns' picture: one row per example, one column per neuron,
     white where |h| > threshold. A column white from top to bottom is a dead neuron."""

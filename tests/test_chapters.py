@@ -1,0 +1,27 @@
+"""Every chapter runs as a plain script in quick mode; a failure names the chapter and shows its last output."""
+import pytest
+
+from conftest import REPO, run_python
+
+CHAPTERS = sorted((REPO / "chapters").glob("[0-9]*.py"))
+
+
+def test_there_are_five_chapters():
+    assert [c.name[:3] for c in CHAPTERS] == ["01_", "02_", "03_", "04_", "05_"]
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)
+def test_chapter_runs_as_a_script_in_quick_mode(chapter, tmp_path):
+    r = run_python([str(chapter)], {"MAKEMORE_QUICK": "1", "MAKEMORE_FIGURES": str(tmp_path)}, cwd=tmp_path, timeout=600)
+    tail = "\n".join((r.stdout + "\n" + r.stderr).splitlines()[-30:])
+    assert r.returncode == 0, f"{chapter.name} failed (exit {r.returncode}); last output:\n{tail}"
+    assert "mode: quick" in r.stdout, f"{chapter.name} does not print its mode:\n{tail}"
+    assert "Traceback" not in r.stderr, f"{chapter.name} printed a traceback:\n{tail}"
+
+
+def test_a_chapter_given_a_missing_data_file_stops_with_one_line(tmp_path):
+    missing = tmp_path / "nope.txt"
+    r = run_python([str(CHAPTERS[0]), "--data", str(missing)], {"MAKEMORE_QUICK": "1", "MAKEMORE_FIGURES": str(tmp_path)})
+    assert r.returncode == 1
+    assert r.stderr.strip().splitlines() == [f"error: {missing}: file not found; set MAKEMORE_DATA (or --data) "
+                                             f"to a UTF-8 file with one word per line"]

@@ -1,0 +1,121 @@
+"""The from-scratch layers against torch.nn, in float64 where exactness matters."""
+import pytest
+import torch
+
+from makemore_lib.layers import BatchNorm1d, Embedding, Flatten, Linear, Sequential, Tanh
+
+
+def test_linear_matches_torch_linear():
+    g = torch.Generator().manual_seed(0)
+    lin = Linear(30, 20, generator=g)
+    with torch.no_grad():
+        lin.bias += torch.randn(20, generator=g)
+    ref = torch.nn.Linear(30, 20)
+    with torch.no_grad():
+        ref.weight.copy_(lin.weight.T)
+        ref.bias.copy_(lin.bias)
+    x = torch.randn(8, 30, generator=g)
+    torch.testing.assert_close(lin(x), ref(x))
+    assert Linear(30, 20, bias=False).parameters().__len__() == 1
+
+
+def test_linear_init_is_scaled_by_fan_in_and_drawn_from_the_callers_generator():
+    w1 = Linear(400, 300, generator=torch.Generator().manual_seed(1)).weight
+    w2 = Linear(400, 300, generator=torch.Generator().manual_seed(1)).weight
+    assert torch.equal(w1, w2)
+    assert abs(w1.std().item() - 400**-0.5) < 0.002
+
+
+def _bn_pair(dim, momentum=0.1):
+    ours = BatchNorm1d(dim, momentum=momentum)
+    ref = torch.nn.BatchNorm1d(dim, momentum=momentum, dtype=torch.float64)
+    g = torch.Generator().manual_seed(3)
+    ours.gamma = 1 + 0.1 * torch.randn(dim, generator=g, dtype=torch.float64)
+    ours.beta = 0.1 * torch.randn(dim, generator=g, dtype=torch.float64)
+    ours.running_mean = ours.running_mean.double()
+    ours.running_var = ours.running_var.double()
+    with torch.no_grad():
+        ref.weight.copy_(ours.gamma)
+        ref.bias.copy_(ours.beta)
+    return ours, ref
+
+
+def test_batchnorm_matches_torch_in_train_and_eval_mode_including_running_statistics():
+    ours, ref = _bn_pair(7)
+    g = torch.Generator().manual_seed(4)
+    for _ in range(5):  # several updates of the running statistics
+        x = 3 + 2 * torch.randn(16, 7, generator=g, dtype=torch.float64)
+        torch.testing.assert_close(ours(x), ref(x), rtol=0, atol=1e-12)
+    torch.testing.assert_close(ours.running_mean, ref.running_mean, rtol=0, atol=1e-12)
+    torch.testing.assert_close(ours.running_var, ref.running_var, rtol=0, atol=1e-12)
+    assert ours.running_mean.shape == ours.running_var.shape == (7,)
+    ours.training = False
+    ref.eval()
+    x = torch.randn(5, 7, generator=g, dtype=torch.float64)
+    torch.testing.assert_close(ours(x), ref(x), rtol=0, atol=1e-12)
+
+
+def test_batchnorm_gradients_match_torch():
+    ours, ref = _bn_pair(5)
+    x = torch.randn(12, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(5))
+    xa, xb = x.clone().requires_grad_(), x.clone().requires_grad_()
+    ours.gamma.requires_grad_()
+    (ours(xa) ** 3).sum().backward()
+    (ref(xb) ** 3).sum().backward()
+    torch.testing.assert_close(xa.grad, xb.grad, rtol=0, atol=1e-10)
+    torch.testing.assert_close(ours.gamma.grad, ref.weight.grad, rtol=0, atol=1e-10)
+
+
+def test_batchnorm_training_output_is_normalised_per_feature():
+    bn = BatchNorm1d(50)
+    x = 5 + 3 * torch.randn(64, 50, generator=torch.Generator().manual_seed(6))
+    y = bn(x)
+    assert y.mean(0).abs().max() < 1e-5
+    assert (y.std(0, unbiased=False) - 1).abs().max() < 1e-3
+
+
+def test_batchnorm_eval_works_on_one_example_and_does_not_touch_running_stats():
+    bn = BatchNorm1d(4)
+    bn(torch.randn(10, 4))
+    mean, var = bn.running_mean.clone(), bn.running_var.clone()
+    bn.training = False
+    out = bn(torch.randn(1, 4))
+    assert out.shape == (1, 4) and torch.isfinite(out).all()
+    assert torch.equal(bn.running_mean, mean) and torch.equal(bn.running_var, var)
+    bn.training = True
+    with pytest.raises(ValueError, match="eval"):
+        bn(torch.randn(1, 4))
+
+
+def test_batchnorm_running_stats_keep_their_shape_over_many_updates():
+    bn = BatchNorm1d(6)
+    for _ in range(100):
+        bn(torch.randn(32, 6))
+    assert bn.running_mean.shape == (6,) and bn.running_var.shape == (6,)
+    assert torch.isfinite(bn.running_var).all()
+
+
+def test_set_statistics_uses_the_exact_mean_and_unbiased_variance():
+    bn = BatchNorm1d(3)
+    x = torch.randn(100, 3, dtype=torch.float64)
+    bn.set_statistics(x)
+    torch.testing.assert_close(bn.running_mean, x.mean(0))
+    torch.testing.assert_close(bn.running_var, x.var(0))
+
+
+def test_embedding_flatten_tanh_sequential():
+    g = torch.Generator().manual_seed(7)
+    emb = Embedding(27, 10, generator=g)
+    model = Sequential([emb, Flatten(), Linear(30, 8, generator=g), BatchNorm1d(8), Tanh()])
+    X = torch.randint(0, 27, (4, 3), generator=g)
+    out = model(X)
+    assert out.shape == (4, 8)
+    torch.testing.assert_close(model.layers[1].out, emb.weight[X].view(4, 30))
+    torch.testing.assert_close(out, torch.tanh(model.layers[3].out))
+    names = [n for n, _ in model.named_parameters()]
+    assert names == ["0.Embedding.weight", "2.Linear.weight", "2.Linear.bias", "3.BatchNorm1d.gamma", "3.BatchNorm1d.beta"]
+    assert all(a is b for (_, a), b in zip(model.named_parameters(), model.parameters(), strict=True))
+    model.eval()
+    assert not model.layers[3].training and not model.training
+    model.train()
+    assert model.training

@@ -1,0 +1,104 @@
+import math
+
+import pytest
+import torch
+
+from makemore_lib import models, settings, train
+from makemore_lib.errors import TrainingDiverged
+
+
+def gen(seed=settings.SEED):
+    return torch.Generator().manual_seed(seed)
+
+
+def test_drawing_all_minibatches_up_front_equals_the_lectures_per_step_draws(splits):
+    g1, g2 = gen(), gen()
+    per_step = torch.stack([torch.randint(0, splits.Xtr.shape[0], (32,), generator=g1) for _ in range(50)])
+    assert torch.equal(per_step, torch.randint(0, splits.Xtr.shape[0], (50, 32), generator=g2))
+
+
+def test_the_fused_update_rounds_exactly_like_the_lectures_update():
+    g = gen()
+    params = [torch.randn(30, 200, generator=g), torch.randn(200, generator=g)]
+    grads = [torch.randn_like(p) * 1e-3 for p in params]
+    expected = [p.clone() for p in params]
+    for p, gr in zip(expected, grads):
+        p.data += -0.1 * gr
+    torch._foreach_add_(params, torch._foreach_mul(grads, -0.1))
+    assert all(torch.equal(a, b) for a, b in zip(params, expected))
+
+
+def test_training_is_deterministic_and_lowers_the_loss(splits):
+    runs = []
+    for _ in range(2):
+        g = gen()
+        m = models.MLP(splits.vocab_size, generator=g)
+        runs.append((m, train.train(m, splits.Xtr, splits.Ytr, 300, g, ud_every=50)))
+    (m1, r1), (m2, r2) = runs
+    assert r1.lossi == r2.lossi and torch.equal(m1.W1, m2.W1)
+    assert len(r1.lossi) == 300 and r1.ud_steps == list(range(0, 300, 50))
+    assert sum(r1.lossi[-50:]) / 50 < sum(r1.lossi[:50]) / 50
+    assert all(math.isfinite(v) for row in r1.ud for v in row)
+    assert len(r1.ud[0]) == len(r1.ud_names) == 5
+
+
+def test_update_to_data_ratio_is_log10_of_step_over_data():
+    p, g = torch.randn(100, 100), torch.randn(100, 100)
+    [ud] = train.update_to_data([p], [g], 0.01)
+    assert ud == pytest.approx(math.log10((0.01 * g).std().item() / p.std().item()), rel=1e-5)
+
+
+def test_lr_schedule_decays_at_the_step():
+    lr = train.lr_schedule(0.1, 0.01, decay_step=100)
+    assert (lr(0), lr(99), lr(100), lr(10**6)) == (0.1, 0.1, 0.01, 0.01)
+
+
+def test_nan_loss_stops_training_naming_the_step(splits):
+    g = gen()
+    m = models.MLP(splits.vocab_size, generator=g)
+    poisoned = lambda i: float("nan") if i == 3 else 0.1  # the step-3 update turns every parameter NaN
+    with pytest.raises(TrainingDiverged, match=r"loss is nan at step 4 of 500"):
+        train.train(m, splits.Xtr, splits.Ytr, 500, g, lr=poisoned, ud_every=None)
+
+
+def test_evaluation_and_sampling_leave_mode_and_running_statistics_alone(splits):
+    g = gen()
+    for m in (models.MLP(splits.vocab_size, batchnorm=True, generator=g), models.deep_mlp(splits.vocab_size, generator=g)):
+        train.train(m, splits.Xtr, splits.Ytr, 50, g, ud_every=None)
+        state = [t.clone() for t in _running(m)]
+        loss = train.split_loss(m, splits.Xdev, splits.Ydev)
+        names = train.sample(m, splits.itos, 3, n=3, generator=gen(1))
+        assert math.isfinite(loss) and len(names) == 3
+        assert m.training
+        assert all(torch.equal(a, b) for a, b in zip(state, _running(m)))
+
+
+def _running(m):
+    if isinstance(m, models.MLP):
+        return [m.bnmean_running, m.bnstd_running]
+    return [t for l in m.layers if hasattr(l, "running_mean") for t in (l.running_mean, l.running_var)]
+
+
+def test_sampling_is_deterministic_for_a_seed(splits):
+    g = gen()
+    m = models.MLP(splits.vocab_size, generator=g)
+    train.train(m, splits.Xtr, splits.Ytr, 200, g, ud_every=None)
+    a = train.sample(m, splits.itos, 3, n=10, generator=gen(settings.SAMPLE_SEED))
+    b = train.sample(m, splits.itos, 3, n=10, generator=gen(settings.SAMPLE_SEED))
+    assert a == b and all(set(w) <= set("abcdefghijklmnopqrstuvwxyz") for w in a)
+
+
+def test_calibration_sets_the_statistics_of_the_whole_training_set(splits):
+    X = splits.Xtr[:5000]
+    m = models.MLP(splits.vocab_size, batchnorm=True, generator=gen())
+    train.calibrate_batchnorm(m, X)
+    hpreact = m.C[X].view(len(X), -1) @ m.W1
+    torch.testing.assert_close(m.bnmean_running, hpreact.mean(0))
+    torch.testing.assert_close(m.bnstd_running, hpreact.std(0))
+    deep = models.deep_mlp(splits.vocab_size, generator=gen())
+    train.calibrate_batchnorm(deep, X)
+    first_bn = deep.layers[3]
+    x = deep.layers[0].weight[X].view(len(X), -1) @ deep.layers[2].weight
+    torch.testing.assert_close(first_bn.running_mean, x.mean(0))
+    torch.testing.assert_close(first_bn.running_var, x.var(0))
+    assert deep.training
