@@ -62,16 +62,16 @@ class BatchNorm1d:
             if n < 2:
                 raise ValueError("BatchNorm1d in training mode needs a batch of at least 2; "
                                  "call .eval() (or model.eval()) to run on a single example")
-            xvar, xmean = torch.var_mean(x, 0, correction=0)  # (dim,), (dim,)
+            xmean = x.mean(0)                        # (dim,)
+            xdiff = x - xmean                        # (N, dim)
+            xvar = (xdiff * xdiff).mean(0)           # (dim,) biased: 1/n
+            xhat = xdiff * torch.rsqrt(xvar + self.eps)
+            with torch.no_grad():                    # lerp(a, b, m) = (1 - m) * a + m * b
+                self.running_mean = torch.lerp(self.running_mean, xmean, self.momentum)
+                self.running_var = torch.lerp(self.running_var, xvar * (n / (n - 1)), self.momentum)
         else:
-            xmean, xvar = self.running_mean, self.running_var
-        xhat = (x - xmean) / torch.sqrt(xvar + self.eps)
+            xhat = (x - self.running_mean) * torch.rsqrt(self.running_var + self.eps)
         self.out = self.gamma * xhat + self.beta
-        if self.training:
-            with torch.no_grad():
-                m = self.momentum
-                self.running_mean = (1 - m) * self.running_mean + m * xmean
-                self.running_var = (1 - m) * self.running_var + m * xvar * (n / (n - 1))
         return self.out
 
     def set_statistics(self, x) -> None:

@@ -165,3 +165,58 @@ def plot_heatmap(t: torch.Tensor, title: str, xlabel: str, ylabel: str, cmap: st
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
     ax.grid(False)
     show(fig)
+
+
+def _legend_cols(n: int) -> int:
+    return n if n <= 4 else min(4, (n + 1) // 2)
+
+
+def plot_layer_stats(panels: dict[str, dict[str, list[float]]], title: str, xlabel: str = "layer") -> None:
+    """Per-layer numbers of several runs: one panel per statistic, one line per run (x = layer 1, 2, ...)."""
+    from matplotlib.ticker import MaxNLocator
+
+    fig, axes = figure(ncols=len(panels), width=min(3.6 * len(panels), 12), height=3.4, squeeze=False)
+    for ax, (stat, runs) in zip(axes[0], panels.items()):
+        for label, y in runs.items():
+            y = _t(y)
+            ax.plot(range(1, len(y) + 1), y.numpy(), marker="o", ms=3, lw=1, label=label)
+        ax.set(title=stat, xlabel=xlabel)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=_legend_cols(len(labels)))
+    show(fig, name=title)
+
+
+def plot_scatter(panels: dict[str, tuple], title: str, xlabel: str, ylabel: str) -> None:
+    """y against x, one panel per entry, with the diagonal y = x: two estimates of the same numbers."""
+    fig, axes = figure(ncols=len(panels), width=min(4 * len(panels), 12), height=3.6, squeeze=False)
+    for ax, (name, (x, y)) in zip(axes[0], panels.items()):
+        x, y = _t(x).view(-1), _t(y).view(-1)
+        lo, hi = min(x.min(), y.min()).item(), max(x.max(), y.max()).item()
+        ax.plot([lo, hi], [lo, hi], color="k", ls="--", lw=1, label="y = x")
+        ax.scatter(x.numpy(), y.numpy(), s=6, alpha=0.7)
+        ax.set(title=name, xlabel=xlabel, ylabel=ylabel)
+        ax.legend()
+    fig.suptitle(title, fontsize=11)
+    show(fig, name=title)
+
+
+def plot_update_ratio_panels(runs: dict[str, tuple[list[int], list[list[float]]]], names: list[str],
+                             title: str, guide: float = -3.0) -> None:
+    """plot_update_ratios for several runs side by side on a shared y axis: runs maps a label to
+    (recorded steps, log10 ratios (steps, len(names)))."""
+    fig, axes = figure(ncols=len(runs), width=min(4 * len(runs), 12), height=3.6, squeeze=False, sharey=True)
+    for ax, (label, (steps, ud)) in zip(axes[0], runs.items()):
+        ud_t = _t(ud)
+        for j, name in enumerate(names):
+            ax.plot(steps, ud_t[:, j].numpy(), label=name, lw=1)
+        ax.axhline(guide, color="k", ls="--", lw=1, label=f"1e{guide:.0f} guide")
+        ax.set(title=label, xlabel="step")
+    axes[0][0].set_ylabel("log10(update / data)")
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=_legend_cols(len(labels)))
+    show(fig, name=title)

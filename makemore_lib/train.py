@@ -3,12 +3,15 @@
 A model here is anything with `model(X) -> logits`, `parameters()`, `named_parameters()`
 and `train()` / `eval()`: the lecture's `MLP` and a `Sequential` of layers both qualify.
 
-The loop draws every minibatch index up front with one `torch.randint(0, N, (steps, 32),
-generator=g)`, which yields exactly the numbers of the lecture's per-step
-`torch.randint(0, N, (32,), generator=g)`, and applies the update to all parameters with
-two fused `torch._foreach_*` calls that round exactly as `p.data += -lr * p.grad` does.
-The update-to-data ratios `ud` cost a few ops per parameter, so they are recorded only
-every `ud_every` steps.
+Three things keep a step's time in arithmetic rather than per-op overhead, none of them
+changing a single bit of the result:
+- every minibatch index is drawn up front with one `torch.randint(0, N, (steps, 32),
+  generator=g)`, which yields exactly the numbers of the lecture's per-step
+  `torch.randint(0, N, (32,), generator=g)`;
+- the parameters (and their gradients) are made views into one flat buffer, so zeroing the
+  gradients is one op and the update `p.data += -lr * p.grad` is two ops for all of them;
+- the update-to-data ratios `ud` cost a few ops per parameter, so they are recorded only
+  every `ud_every` steps.
 """
 from __future__ import annotations
 
@@ -59,8 +62,7 @@ def train(model, Xtr, Ytr, steps: int, generator: torch.Generator, lr=lr_schedul
     ratios. Stops with TrainingDiverged, naming the step, if a loss is NaN or infinite.
     """
     params = model.parameters()
-    for p in params:
-        p.requires_grad_(True)
+    flat, flat_grad = flatten_parameters(params)
     named = [(n, p) for n, p in model.named_parameters()]
     model.train()
     result = TrainResult(steps=steps, lossi=[], ud_names=[n for n, _ in named])
@@ -72,20 +74,18 @@ def train(model, Xtr, Ytr, steps: int, generator: torch.Generator, lr=lr_schedul
         Xb, Yb = Xtr[ix], Ytr[ix]                     # (batch_size, block_size), (batch_size,)
         logits = model(Xb)
         loss = F.cross_entropy(logits, Yb)
-        for p in params:
-            p.grad = None
-        loss.backward()
+        flat_grad.zero_()
+        loss.backward()                               # accumulates into the views of flat_grad
         lossv = loss.item()
         if not math.isfinite(lossv):
             raise TrainingDiverged(f"{desc}: loss is {lossv} at step {i} of {steps}; "
                                    f"lower the learning rate or check the initialisation")
         lri = lr(i)
-        grads = [p.grad for p in params]
         with torch.no_grad():
-            torch._foreach_add_(params, torch._foreach_mul(grads, -lri))   # p.data += -lr * p.grad
+            flat += -lri * flat_grad                  # p.data += -lr * p.grad, for every p at once
             if ud_every and i % ud_every == 0:
                 result.ud_steps.append(i)
-                result.ud.append(update_to_data(params, grads, lri))
+                result.ud.append(update_to_data(params, [p.grad for p in params], lri))
         result.lossi.append(math.log10(lossv))
         if log_every and (i % log_every == 0 or i == steps - 1):
             print(f"{i:7d}/{steps:7d}: {lossv:.4f}")
@@ -95,6 +95,27 @@ def train(model, Xtr, Ytr, steps: int, generator: torch.Generator, lr=lr_schedul
     if bar is not None:
         bar.close()
     return result
+
+
+def flatten_parameters(params) -> tuple[torch.Tensor, torch.Tensor]:
+    """Re-seat every parameter, and its gradient, as a view into one flat buffer.
+
+    The tensors stay the same Python objects (the model is untouched); autograd then
+    accumulates each gradient in place into its view, and one op updates them all.
+    """
+    numel = sum(p.numel() for p in params)
+    flat = torch.empty(numel, dtype=params[0].dtype)
+    flat_grad = torch.zeros(numel, dtype=params[0].dtype)
+    offset = 0
+    with torch.no_grad():
+        for p in params:
+            n = p.numel()
+            flat[offset:offset + n].copy_(p.view(-1))
+            p.data = flat[offset:offset + n].view_as(p)
+            p.requires_grad_(True)
+            p.grad = flat_grad[offset:offset + n].view_as(p)
+            offset += n
+    return flat, flat_grad
 
 
 def update_to_data(params, grads, lr: float) -> list[float]:

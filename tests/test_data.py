@@ -99,3 +99,5 @@ def test_names_txt_rederives_byte_for_byte(tmp_path):
     assert r.returncode == 0, r.stderr
     assert out.read_bytes() == NAMES.read_bytes()
     assert f"lines: {len(NAMES.read_text().splitlines())}" in r.stdout
+    stats = r.stdout.split("\n", 1)[1].strip()  # everything after "wrote ..."
+    assert stats in (REPO / "data" / "README.md").read_text(), "data/README.md statistics are out of date"

@@ -1,0 +1,332 @@
+"""Manual backpropagation through the network of makemore part 4 (chapter 5).
+
+The network: emb = C[Xb]; hprebn = embcat @ W1 + b1; BatchNorm with the batch mean and the
+Bessel-corrected batch variance; h = tanh(hpreact); logits = h @ W2 + b2; cross-entropy.
+
+    net = BackpropMLP(vocab_size, n_hidden=64, generator=g)   # the lecture's init, all from g
+    cache = net.forward(Xb, Yb)                                 # every tensor the backward needs
+    grads = backward(Xb=Xb, Yb=Yb, **net.tensors(), **cache)    # [dC, dW1, db1, dW2, db2, dbngain, dbnbias]
+    result = train_manual(net, Xtr, Ytr, steps, g)              # SGD without autograd
+
+Each backward function is one vectorised formula (no Python loop over the batch).
+`compare` checks a manual gradient against autograd's, shapes included.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+
+from .errors import MakemoreError, TrainingDiverged
+from .models import TANH_GAIN
+from .train import TrainResult, _progress, lr_schedule
+
+PARAM_NAMES = ("C", "W1", "b1", "W2", "b2", "bngain", "bnbias")
+BN_EPS = 1e-5
+
+
+class GradientShapeError(MakemoreError):
+    """A manual gradient does not have its parameter's shape."""
+
+
+# ---------------------------------------------------------------------------------------------
+# the network
+
+
+class BackpropMLP:
+    """The network of makemore part 4, initialised the lecture's way, every draw from `generator`.
+
+    C ~ N(0,1); W1 ~ N(0,1) * (5/3)/sqrt(n_embd*block_size); b1, W2, b2 ~ N(0,1) * 0.1;
+    bngain = 1 + 0.1 * N(0,1), bnbias = 0.1 * N(0,1), both (1, n_hidden). The small random
+    biases are deliberate: a gradient that is zero by accident cannot hide a bug. (The lecture
+    draws bngain and bnbias from the global generator; here they come from `generator` too.)
+
+    Training mode normalises with the batch statistics; eval mode with `bnmean`, `bnvar`,
+    which `calibrate` sets from a whole split (there are no running estimates, as in the lecture).
+    """
+
+    def __init__(self, vocab_size: int, block_size: int = 3, n_embd: int = 10, n_hidden: int = 64,
+                 generator: torch.Generator | None = None):
+        g = generator
+        fan_in = n_embd * block_size
+        self.C = torch.randn((vocab_size, n_embd), generator=g)
+        self.W1 = torch.randn((fan_in, n_hidden), generator=g) * TANH_GAIN / (fan_in**0.5)
+        self.b1 = torch.randn(n_hidden, generator=g) * 0.1  # useless before BatchNorm; kept to check its gradient
+        self.W2 = torch.randn((n_hidden, vocab_size), generator=g) * 0.1
+        self.b2 = torch.randn(vocab_size, generator=g) * 0.1
+        self.bngain = torch.randn((1, n_hidden), generator=g) * 0.1 + 1.0
+        self.bnbias = torch.randn((1, n_hidden), generator=g) * 0.1
+        self.bnmean = torch.zeros((1, n_hidden))
+        self.bnvar = torch.ones((1, n_hidden))
+        self.training = True
+
+    def tensors(self) -> dict[str, torch.Tensor]:
+        """The parameters by their lecture names, in the lecture's order."""
+        return {n: getattr(self, n) for n in PARAM_NAMES}
+
+    def named_parameters(self):
+        return list(self.tensors().items())
+
+    def parameters(self):
+        return list(self.tensors().values())
+
+    def forward(self, Xb, Yb=None) -> dict:
+        """Training-mode forward pass; see the module-level `forward`."""
+        return forward(self.tensors(), Xb, Yb)
+
+    def __call__(self, X):
+        if self.training:
+            return self.forward(X)["logits"]
+        emb = self.C[X]                                                   # (N, block_size, n_embd)
+        hprebn = emb.view(emb.shape[0], -1) @ self.W1 + self.b1           # (N, n_hidden)
+        hpreact = self.bngain * (hprebn - self.bnmean) * (self.bnvar + BN_EPS)**-0.5 + self.bnbias
+        return torch.tanh(hpreact) @ self.W2 + self.b2                    # (N, vocab_size)
+
+    @torch.no_grad()
+    def calibrate(self, X):
+        """bnmean, bnvar <- mean and unbiased variance of the hidden pre-activation over all of X."""
+        emb = self.C[X]
+        hprebn = emb.view(emb.shape[0], -1) @ self.W1 + self.b1
+        self.bnvar, self.bnmean = torch.var_mean(hprebn, 0, keepdim=True, correction=1)
+        return self.bnmean, self.bnvar
+
+    def train(self, mode: bool = True):
+        self.training = mode
+        return self
+
+    def eval(self):
+        return self.train(False)
+
+
+def forward(P: dict, Xb, Yb=None) -> dict:
+    """The forward pass in training mode, keeping what the backward pass needs.
+
+    bnmean = mean(hprebn), bnvar = sum((hprebn - bnmean)^2) / (n - 1) over the batch,
+    bnraw = (hprebn - bnmean) / sqrt(bnvar + 1e-5), hpreact = bngain * bnraw + bnbias.
+    With `Yb`, also the mean cross-entropy `loss`.
+    """
+    n = Xb.shape[0]
+    emb = P["C"][Xb]                                            # (n, block_size, n_embd)
+    embcat = emb.view(n, -1)                                    # (n, block_size * n_embd)
+    hprebn = embcat @ P["W1"] + P["b1"]                         # (n, n_hidden)
+    bnmean = hprebn.mean(0, keepdim=True)                       # (1, n_hidden)
+    bndiff = hprebn - bnmean                                    # (n, n_hidden)
+    bnvar = (bndiff * bndiff).sum(0, keepdim=True) / (n - 1)    # (1, n_hidden) Bessel-corrected
+    bnvar_inv = (bnvar + BN_EPS)**-0.5                          # (1, n_hidden)
+    bnraw = bndiff * bnvar_inv                                  # (n, n_hidden)
+    hpreact = P["bngain"] * bnraw + P["bnbias"]                 # (n, n_hidden)
+    h = torch.tanh(hpreact)                                     # (n, n_hidden)
+    logits = h @ P["W2"] + P["b2"]                              # (n, vocab_size)
+    cache = dict(n=n, emb=emb, embcat=embcat, hprebn=hprebn, bnmean=bnmean, bndiff=bndiff, bnvar=bnvar,
+                 bnvar_inv=bnvar_inv, bnraw=bnraw, hpreact=hpreact, h=h, logits=logits)
+    if Yb is not None:
+        cache["loss"] = F.cross_entropy(logits, Yb)
+    return cache
+
+
+# ---------------------------------------------------------------------------------------------
+# the backward pass, one layer at a time
+
+
+def cross_entropy_backward(logits, Yb):
+    """dloss/dlogits of loss = mean_i -log softmax(logits_i)[Yb_i]:
+
+        dlogits = (softmax(logits) - onehot(Yb)) / n          # (n, vocab_size)
+    """
+    return (F.softmax(logits, 1) - F.one_hot(Yb, logits.shape[1])) / logits.shape[0]
+
+
+def linear_backward(dout, x, W):
+    """For out = x @ W + b:  dx = dout @ W^T,  dW = x^T @ dout,  db = sum_i dout_i.
+
+    Returns (dx, dW, db) with the shapes of x, W and b (b is 1-D).
+    """
+    return dout @ W.T, x.T @ dout, dout.sum(0)
+
+
+def tanh_backward(dh, h):
+    """For h = tanh(hpreact):  dhpreact = dh * (1 - h^2), computed from the output h."""
+    return (1.0 - h * h) * dh
+
+
+def batchnorm_backward(dhpreact, bnraw, bngain, bnvar_inv):
+    """Backward through hpreact = bngain * bnraw + bnbias, bnraw = (hprebn - mean) * bnvar_inv,
+    with the Bessel-corrected variance bnvar = sum((hprebn - mean)^2) / (n - 1):
+
+        dbngain = sum_i dhpreact_i * bnraw_i                  # (1, n_hidden)
+        dbnbias = sum_i dhpreact_i                            # (1, n_hidden)
+        dhprebn = bngain * bnvar_inv / n * (n * dhpreact - sum_i dhpreact_i
+                                            - n/(n-1) * bnraw * sum_i dhpreact_i * bnraw_i)
+
+    Returns (dhprebn, dbngain, dbnbias).
+    """
+    n = dhpreact.shape[0]
+    dbngain = (dhpreact * bnraw).sum(0, keepdim=True)
+    dbnbias = dhpreact.sum(0, keepdim=True)
+    dhprebn = bngain * bnvar_inv / n * (n * dhpreact - dbnbias - n / (n - 1) * bnraw * dbngain)
+    return dhprebn, dbngain, dbnbias
+
+
+def embedding_backward(demb, Xb, C):
+    """For emb = C[Xb]: each row of C collects the gradients of every position that looked it up,
+
+        dC[k] = sum over (i, j) with Xb[i, j] == k of demb[i, j]
+
+    as one index_add_ (no loop over the batch). `demb` is (n, block_size, n_embd) or flattened.
+    """
+    return torch.zeros_like(C).index_add_(0, Xb.reshape(-1), demb.reshape(-1, C.shape[1]))
+
+
+def backward(*, Xb, Yb, C, W1, W2, bngain, embcat, bnraw, bnvar_inv, h, logits, **unused) -> list:
+    """The whole backward pass from the forward's cache; returns the gradients in the order of
+    PARAM_NAMES: [dC, dW1, db1, dW2, db2, dbngain, dbnbias]. Call it as
+    `backward(Xb=Xb, Yb=Yb, **net.tensors(), **cache)`."""
+    dlogits = cross_entropy_backward(logits, Yb)                                   # (n, vocab_size)
+    dh, dW2, db2 = linear_backward(dlogits, h, W2)                                 # (n, n_hidden)
+    dhpreact = tanh_backward(dh, h)                                                # (n, n_hidden)
+    dhprebn, dbngain, dbnbias = batchnorm_backward(dhpreact, bnraw, bngain, bnvar_inv)
+    dembcat, dW1, db1 = linear_backward(dhprebn, embcat, W1)                       # (n, block_size * n_embd)
+    dC = embedding_backward(dembcat, Xb, C)                                        # (vocab_size, n_embd)
+    return [dC, dW1, db1, dW2, db2, dbngain, dbnbias]
+
+
+def autograd_gradients(P: dict, Xb, Yb) -> list:
+    """The same gradients from autograd, for checking: detached copies of P, no .grad left behind."""
+    with torch.enable_grad():
+        leaves = {k: v.detach().requires_grad_() for k, v in P.items()}
+        loss = forward(leaves, Xb, Yb)["loss"]
+        return list(torch.autograd.grad(loss, list(leaves.values())))
+
+
+# ---------------------------------------------------------------------------------------------
+# comparing with autograd
+
+CHECK_HEADER = ["name", "exact", "approximate", "max difference"]
+
+
+@dataclass
+class GradCheck:
+    """One manual gradient against autograd's. status: exact | approximate | wrong | shape | not yet."""
+    name: str
+    status: str
+    maxdiff: float | None = None
+    detail: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.status in ("exact", "approximate")
+
+    def row(self) -> list[str]:
+        if self.status == "not yet":
+            return [self.name, "not yet", "not yet", ""]
+        if self.status == "shape":
+            return [self.name, "no: " + self.detail, "no", ""]
+        diff = "0" if self.maxdiff == 0 else f"{self.maxdiff:.1e}"
+        return [self.name, "yes" if self.status == "exact" else "no",
+                "yes" if self.ok else "no", diff]
+
+
+def compare_grad(name: str, dt, grad: torch.Tensor) -> GradCheck:
+    """The lecture's cmp, strict about shapes: exact means torch.equal; approximate means
+    torch.allclose (rtol 1e-5, atol 1e-8); a shape that differs fails even where broadcasting
+    would hide it (a (64,) gradient for a (1, 64) tensor: nn-zero-to-hero issue #59).
+    An unfilled gradient (`...`) is reported as "not yet"."""
+    if dt is Ellipsis:
+        return GradCheck(name, "not yet")
+    if not isinstance(dt, torch.Tensor):
+        return GradCheck(name, "shape", detail=f"a {type(dt).__name__}, not a tensor")
+    if dt.shape != grad.shape:
+        return GradCheck(name, "shape", detail=f"shape {tuple(dt.shape)}, expected {tuple(grad.shape)}")
+    maxdiff = (dt - grad).abs().max().item()
+    if torch.equal(dt, grad):
+        return GradCheck(name, "exact", maxdiff)
+    return GradCheck(name, "approximate" if torch.allclose(dt, grad) else "wrong", maxdiff)
+
+
+def compare(name: str, dt, t: torch.Tensor) -> GradCheck:
+    """compare_grad against t.grad, as in the lecture's `cmp(name, dt, t)`."""
+    if t.grad is None:
+        raise ValueError(f"{name} has no .grad: call retain_grad() on it before loss.backward()")
+    return compare_grad(name, dt, t.grad)
+
+
+def summary(checks: list[GradCheck]) -> str:
+    """One line: how many gradients are exact, approximate, wrong, not yet written."""
+    count = lambda *s: sum(c.status in s for c in checks)
+    return (f"{len(checks)} gradients: {count('exact')} exact, {count('approximate')} approximate, "
+            f"{count('wrong', 'shape')} wrong, {count('not yet')} not yet written")
+
+
+# ---------------------------------------------------------------------------------------------
+# training without autograd
+
+
+@dataclass
+class ManualTrainResult(TrainResult):
+    waiting_for: list[str] = field(default_factory=list)      # parameters whose gradient is still `...`
+    checks: list[list[GradCheck]] = field(default_factory=list)  # per checked step, one per parameter
+
+    @property
+    def trained(self) -> bool:
+        return not self.waiting_for
+
+
+def unfilled(grads) -> list[str]:
+    """Names of the parameters whose gradient is not a tensor yet (a workbook's `...`)."""
+    return [n for n, g in zip(PARAM_NAMES, grads) if not isinstance(g, torch.Tensor)]
+
+
+@torch.no_grad()
+def train_manual(net: BackpropMLP, Xtr, Ytr, steps: int, generator: torch.Generator, lr=lr_schedule(),
+                 batch_size: int = 32, backward=backward, check_steps: int = 0,
+                 desc: str = "manual backprop") -> ManualTrainResult:
+    """train.train's loop with `backward` in place of loss.backward(), under torch.no_grad().
+
+    The same minibatches (all drawn up front from `generator`) and the same fused update
+    p += -lr(i) * grad. `backward` is called as `backward(Xb=Xb, Yb=Yb, **net.tensors(), **cache)`
+    and returns the gradients in PARAM_NAMES order. On the first `check_steps` steps its
+    gradients are also compared with autograd's (result.checks). If any gradient is still `...`,
+    nothing is trained and result.waiting_for names them.
+    """
+    params = net.parameters()
+    net.train()
+    result = ManualTrainResult(steps=steps, lossi=[])
+    ix_all = torch.randint(0, Xtr.shape[0], (steps, batch_size), generator=generator)  # (steps, batch_size)
+    bar = _progress(steps, desc)
+    start = time.perf_counter()
+    for i in range(steps):
+        ix = ix_all[i]
+        Xb, Yb = Xtr[ix], Ytr[ix]                     # (batch_size, block_size), (batch_size,)
+        cache = net.forward(Xb, Yb)
+        grads = backward(Xb=Xb, Yb=Yb, **net.tensors(), **cache)
+        if i == 0:
+            result.waiting_for = unfilled(grads)
+            if result.waiting_for:
+                result.steps = 0
+                break
+            _check_shapes(grads, params)
+        if i < check_steps:
+            expected = autograd_gradients(net.tensors(), Xb, Yb)
+            result.checks.append([compare_grad(n, g, e) for n, g, e in zip(PARAM_NAMES, grads, expected)])
+        lossv = cache["loss"].item()
+        if not math.isfinite(lossv):
+            raise TrainingDiverged(f"{desc}: loss is {lossv} at step {i} of {steps}; "
+                                   f"check the manual gradients against autograd")
+        torch._foreach_add_(params, torch._foreach_mul(grads, -lr(i)))   # p.data += -lr * grad
+        result.lossi.append(math.log10(lossv))
+        if bar is not None and i % 200 == 0:
+            bar.update(min(200, steps - i))
+    result.seconds = time.perf_counter() - start
+    if bar is not None:
+        bar.close()
+    return result
+
+
+def _check_shapes(grads, params) -> None:
+    for name, g, p in zip(PARAM_NAMES, grads, params):
+        if g.shape != p.shape:
+            raise GradientShapeError(f"d{name} has shape {tuple(g.shape)} but {name} has shape "
+                                     f"{tuple(p.shape)}; the update would broadcast it")
