@@ -12,7 +12,7 @@ PY := $(VENV)/bin/python
 SETUP_STAMP := $(VENV)/.setup-done
 QUICK ?= 1
 
-.PHONY: setup serve test chapters publish clean
+.PHONY: setup serve test browser-deps chapters publish clean
 
 setup: $(SETUP_STAMP)
 
@@ -30,14 +30,25 @@ chapters: setup
 	  echo "== $$f"; MAKEMORE_QUICK=$(QUICK) $(PY) $$f || exit 1; \
 	done
 
-test: setup
+test: setup browser-deps
 	$(PY) -m pytest -n 2
 
-serve: setup
-	MAKEMORE_QUICK=1 $(VENV)/bin/mkdocs serve
+# Debian's Chromium for tests/test_browser.py (driven by the playwright package, never
+# `playwright install`). Installs as root; otherwise says how, and the browser test skips
+# (unless MAKEMORE_REQUIRE_BROWSER=1, as in CI, where it fails).
+browser-deps:
+	@test -x /usr/bin/chromium || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -q && apt-get install -y -q chromium chromium-driver; \
+	  else echo "chromium is missing: sudo apt-get install -y chromium chromium-driver"; fi; }
 
+# preview: quick training; chapters are executed once, then cached under .cache/ until their
+# source, makemore_lib, the data file or the mode changes; edits re-render in seconds
+serve: setup
+	MAKEMORE_QUICK=1 NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs serve
+
+# publication: the lecture's full training, into site/
 publish: setup
-	MAKEMORE_QUICK=0 $(VENV)/bin/mkdocs build --strict
+	MAKEMORE_QUICK=0 NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
 
 clean:
 	rm -rf build site .cache

@@ -58,8 +58,9 @@ print(f"examples of names listed twice: {twice[:6]}")
 # ## Alphabet and lengths
 #
 # The model sees characters, so what matters is which characters occur and how long a name
-# is: with a context of three characters, a long name contributes many examples and every
-# name contributes exactly one "end of name" example.
+# is: a long name contributes many training examples, and every name contributes exactly
+# one "end of name" example. The SSA records hold names of 2 to 15 characters, so a longer
+# name arrives cut off at 15.
 
 # %%
 alphabet = sorted(set("".join(words)))
@@ -91,17 +92,16 @@ print(f"vocab_size = {vocab_size}")
 print(" ".join(f"{i}:{itos[i]}" for i in range(vocab_size)))
 
 # %% [markdown]
-# With `vocab_size` tokens, a model that knows nothing assigns each one probability
-# $1/\text{vocab\_size}$, so its loss (the mean negative log-likelihood of the correct
-# token) is
+# With $V$ = `vocab_size` tokens, a model that knows nothing assigns each one probability
+# $1/V$, so its loss (the mean negative log-likelihood of the correct token) is
 #
-# $$-\ln\frac{1}{\text{vocab\_size}} = \ln(\text{vocab\_size}).$$
+# $$-\ln\frac{1}{V} = \ln V .$$
 #
-# This is the loss a freshly initialised network should start from, and chapter 2 is
+# This is the loss a freshly initialized network should start from, and chapter 2 is
 # about what happens when it does not.
 
 # %%
-print(f"ln({vocab_size}) = {math.log(vocab_size):.4f}  (lecture: {lecture.EXPECTED_INITIAL_LOSS:.4f})")
+print(f"ln({vocab_size}) = {math.log(vocab_size):.4f}")
 
 # %% [markdown]
 # ## The split: 80% / 10% / 10%
@@ -163,7 +163,7 @@ print(f"dtype {D.Xtr.dtype}; each row of X is {block_size} token indices, Y hold
 #
 # How often each token is the correct answer in `Ytr` sets a second baseline. A model that
 # ignores the context and always predicts these frequencies reaches the entropy of the
-# distribution, $H = -\sum_i p_i \ln p_i$, which is below $\ln(\text{vocab\_size})$ because
+# distribution, $H = -\sum_i p_i \ln p_i$, which is below $\ln V$ because
 # the letters are far from equally common. Anything better than $H$ has to come from the
 # context. The `.` bar counts exactly one example per training name.
 

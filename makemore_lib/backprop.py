@@ -22,7 +22,7 @@ import torch.nn.functional as F
 
 from .errors import MakemoreError, TrainingDiverged
 from .models import TANH_GAIN
-from .train import TrainResult, _progress, lr_schedule
+from .train import TrainResult, _progress, flatten_parameters, lr_schedule
 
 PARAM_NAMES = ("C", "W1", "b1", "W2", "b2", "bngain", "bnbias")
 BN_EPS = 1e-5
@@ -111,15 +111,15 @@ def forward(P: dict, Xb, Yb=None) -> dict:
     n = Xb.shape[0]
     emb = P["C"][Xb]                                            # (n, block_size, n_embd)
     embcat = emb.view(n, -1)                                    # (n, block_size * n_embd)
-    hprebn = embcat @ P["W1"] + P["b1"]                         # (n, n_hidden)
+    hprebn = torch.addmm(P["b1"], embcat, P["W1"])              # (n, n_hidden) = embcat @ W1 + b1, one op
     bnmean = hprebn.mean(0, keepdim=True)                       # (1, n_hidden)
     bndiff = hprebn - bnmean                                    # (n, n_hidden)
     bnvar = (bndiff * bndiff).sum(0, keepdim=True) / (n - 1)    # (1, n_hidden) Bessel-corrected
     bnvar_inv = (bnvar + BN_EPS)**-0.5                          # (1, n_hidden)
     bnraw = bndiff * bnvar_inv                                  # (n, n_hidden)
-    hpreact = P["bngain"] * bnraw + P["bnbias"]                 # (n, n_hidden)
+    hpreact = torch.addcmul(P["bnbias"], P["bngain"], bnraw)    # (n, n_hidden) = bngain * bnraw + bnbias
     h = torch.tanh(hpreact)                                     # (n, n_hidden)
-    logits = h @ P["W2"] + P["b2"]                              # (n, vocab_size)
+    logits = torch.addmm(P["b2"], h, P["W2"])                   # (n, vocab_size) = h @ W2 + b2
     cache = dict(n=n, emb=emb, embcat=embcat, hprebn=hprebn, bnmean=bnmean, bndiff=bndiff, bnvar=bnvar,
                  bnvar_inv=bnvar_inv, bnraw=bnraw, hpreact=hpreact, h=h, logits=logits)
     if Yb is not None:
@@ -149,7 +149,7 @@ def linear_backward(dout, x, W):
 
 def tanh_backward(dh, h):
     """For h = tanh(hpreact):  dhpreact = dh * (1 - h^2), computed from the output h."""
-    return (1.0 - h * h) * dh
+    return torch.addcmul(dh, dh, h * h, value=-1.0)   # dh - dh * h^2, one fused op fewer
 
 
 def batchnorm_backward(dhpreact, bnraw, bngain, bnvar_inv):
@@ -161,13 +161,15 @@ def batchnorm_backward(dhpreact, bnraw, bngain, bnvar_inv):
         dhprebn = bngain * bnvar_inv / n * (n * dhpreact - sum_i dhpreact_i
                                             - n/(n-1) * bnraw * sum_i dhpreact_i * bnraw_i)
 
+    computed as bngain * bnvar_inv * (dhpreact - dbnbias / n - bnraw * dbngain / (n-1)): the same
+    formula with n divided in, so that the scalars multiply only (1, n_hidden) rows.
     Returns (dhprebn, dbngain, dbnbias).
     """
     n = dhpreact.shape[0]
-    dbngain = (dhpreact * bnraw).sum(0, keepdim=True)
-    dbnbias = dhpreact.sum(0, keepdim=True)
-    dhprebn = bngain * bnvar_inv / n * (n * dhpreact - dbnbias - n / (n - 1) * bnraw * dbngain)
-    return dhprebn, dbngain, dbnbias
+    dbngain = (dhpreact * bnraw).sum(0, keepdim=True)                               # (1, n_hidden)
+    dbnbias = dhpreact.sum(0, keepdim=True)                                         # (1, n_hidden)
+    centred = torch.addcmul(dhpreact - dbnbias / n, bnraw, dbngain, value=-1.0 / (n - 1))
+    return (bngain * bnvar_inv) * centred, dbngain, dbnbias
 
 
 def embedding_backward(demb, Xb, C):
@@ -196,7 +198,7 @@ def backward(*, Xb, Yb, C, W1, W2, bngain, embcat, bnraw, bnvar_inv, h, logits, 
 def autograd_gradients(P: dict, Xb, Yb) -> list:
     """The same gradients from autograd, for checking: detached copies of P, no .grad left behind."""
     with torch.enable_grad():
-        leaves = {k: v.detach().requires_grad_() for k, v in P.items()}
+        leaves = {k: v.detach().requires_grad_() for k, v in P.items()}   # (detach shares the storage)
         loss = forward(leaves, Xb, Yb)["loss"]
         return list(torch.autograd.grad(loss, list(leaves.values())))
 
@@ -256,7 +258,7 @@ def compare(name: str, dt, t: torch.Tensor) -> GradCheck:
 def summary(checks: list[GradCheck]) -> str:
     """One line: how many gradients are exact, approximate, wrong, not yet written."""
     count = lambda *s: sum(c.status in s for c in checks)
-    return (f"{len(checks)} gradients: {count('exact')} exact, {count('approximate')} approximate, "
+    return (f"{len(checks)} gradient{'s' * (len(checks) != 1)}: {count('exact')} exact, {count('approximate')} approximate, "
             f"{count('wrong', 'shape')} wrong, {count('not yet')} not yet written")
 
 
@@ -285,13 +287,16 @@ def train_manual(net: BackpropMLP, Xtr, Ytr, steps: int, generator: torch.Genera
                  desc: str = "manual backprop") -> ManualTrainResult:
     """train.train's loop with `backward` in place of loss.backward(), under torch.no_grad().
 
-    The same minibatches (all drawn up front from `generator`) and the same fused update
-    p += -lr(i) * grad. `backward` is called as `backward(Xb=Xb, Yb=Yb, **net.tensors(), **cache)`
-    and returns the gradients in PARAM_NAMES order. On the first `check_steps` steps its
+    The same minibatches (all drawn up front from `generator`) and the same update
+    p += -lr(i) * grad, applied to all parameters at once through train.flatten_parameters.
+    `backward` is called as `backward(Xb=Xb, Yb=Yb, **net.tensors(), **cache)` and returns
+    the gradients in PARAM_NAMES order. On the first `check_steps` steps its
     gradients are also compared with autograd's (result.checks). If any gradient is still `...`,
     nothing is trained and result.waiting_for names them.
     """
-    params = net.parameters()
+    P = net.tensors()
+    params = list(P.values())
+    flat, _ = flatten_parameters(params)             # train.train's one-buffer update; P stays valid
     net.train()
     result = ManualTrainResult(steps=steps, lossi=[])
     ix_all = torch.randint(0, Xtr.shape[0], (steps, batch_size), generator=generator)  # (steps, batch_size)
@@ -300,8 +305,8 @@ def train_manual(net: BackpropMLP, Xtr, Ytr, steps: int, generator: torch.Genera
     for i in range(steps):
         ix = ix_all[i]
         Xb, Yb = Xtr[ix], Ytr[ix]                     # (batch_size, block_size), (batch_size,)
-        cache = net.forward(Xb, Yb)
-        grads = backward(Xb=Xb, Yb=Yb, **net.tensors(), **cache)
+        cache = forward(P, Xb, Yb)
+        grads = backward(Xb=Xb, Yb=Yb, **P, **cache)
         if i == 0:
             result.waiting_for = unfilled(grads)
             if result.waiting_for:
@@ -309,13 +314,13 @@ def train_manual(net: BackpropMLP, Xtr, Ytr, steps: int, generator: torch.Genera
                 break
             _check_shapes(grads, params)
         if i < check_steps:
-            expected = autograd_gradients(net.tensors(), Xb, Yb)
+            expected = autograd_gradients(P, Xb, Yb)
             result.checks.append([compare_grad(n, g, e) for n, g, e in zip(PARAM_NAMES, grads, expected)])
         lossv = cache["loss"].item()
         if not math.isfinite(lossv):
             raise TrainingDiverged(f"{desc}: loss is {lossv} at step {i} of {steps}; "
                                    f"check the manual gradients against autograd")
-        torch._foreach_add_(params, torch._foreach_mul(grads, -lr(i)))   # p.data += -lr * grad
+        flat += -lr(i) * torch.cat([d.reshape(-1) for d in grads])     # p.data += -lr * grad, all at once
         result.lossi.append(math.log10(lossv))
         if bar is not None and i % 200 == 0:
             bar.update(min(200, steps - i))
@@ -329,4 +334,4 @@ def _check_shapes(grads, params) -> None:
     for name, g, p in zip(PARAM_NAMES, grads, params):
         if g.shape != p.shape:
             raise GradientShapeError(f"d{name} has shape {tuple(g.shape)} but {name} has shape "
-                                     f"{tuple(p.shape)}; the update would broadcast it")
+                                     f"{tuple(p.shape)}; a gradient must have its parameter's shape")

@@ -54,8 +54,8 @@ def measure(D, rounds: int, steps: int) -> dict[str, float]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m makemore_lib.bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=7)
-    parser.add_argument("--steps", type=int, default=500)
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--steps", type=int, default=300)
     args, rest = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
     S = settings.load(rest)
     if args.rounds < 1 or args.steps < 1:

@@ -15,3 +15,7 @@ class SettingsError(MakemoreError):
 
 class TrainingDiverged(MakemoreError):
     """The loss became NaN or infinite."""
+
+
+class BatchTooSmall(MakemoreError, ValueError):
+    """BatchNorm in training mode was given a batch of one."""

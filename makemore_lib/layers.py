@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import torch
 
+from .errors import BatchTooSmall
+
 
 class Linear:
     """y = x @ W + b, with W (fan_in, fan_out) ~ N(0, 1) / sqrt(fan_in) and b = 0."""
@@ -60,8 +62,8 @@ class BatchNorm1d:
         if self.training:
             n = x.shape[0]
             if n < 2:
-                raise ValueError("BatchNorm1d in training mode needs a batch of at least 2; "
-                                 "call .eval() (or model.eval()) to run on a single example")
+                raise BatchTooSmall("BatchNorm1d in training mode needs a batch of at least 2; "
+                                    "call model.eval() to run on a single example")
             xmean = x.mean(0)                        # (dim,)
             xdiff = x - xmean                        # (N, dim)
             xvar = (xdiff * xdiff).mean(0)           # (dim,) biased: 1/n

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import torch
 
+from .errors import BatchTooSmall
 from .layers import BatchNorm1d, Embedding, Flatten, Linear, Sequential, Tanh
 
 TANH_GAIN = 5 / 3  # Kaiming gain for tanh: keeps the activations' std near 1 through a layer
@@ -72,6 +73,9 @@ class MLP:
         if self.batchnorm:
             hpreact = embcat @ self.W1                 # (N, n_hidden)
             if self.training:
+                if hpreact.shape[0] < 2:  # the std of one example is NaN, which would poison the running std
+                    raise BatchTooSmall("MLP with BatchNorm in training mode needs a batch of at least 2; "
+                                        "call model.eval() to run on a single example")
                 bnmeani = hpreact.mean(0)              # (n_hidden,)
                 bnstdi = hpreact.std(0)                # (n_hidden,) unbiased, as in the lecture
                 with torch.no_grad():

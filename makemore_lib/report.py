@@ -25,6 +25,13 @@ def show_markdown(text: str, extra: dict | None = None) -> None:
         print(text)
 
 
+def show_source(obj) -> None:
+    """Show the library's own code for `obj` (a function or class), never a pasted copy."""
+    import inspect
+    import textwrap
+    show_markdown(f"```python\n{textwrap.dedent(inspect.getsource(obj)).rstrip()}\n```")
+
+
 def show_stamp(settings) -> None:
     """The first output of every chapter: mode, steps, dataset and its hash, torch, date."""
     if _in_notebook():

@@ -2,6 +2,7 @@
 import pytest
 import torch
 
+from makemore_lib.errors import BatchTooSmall
 from makemore_lib.layers import BatchNorm1d, Embedding, Flatten, Linear, Sequential, Tanh
 
 
@@ -83,7 +84,7 @@ def test_batchnorm_eval_works_on_one_example_and_does_not_touch_running_stats():
     assert out.shape == (1, 4) and torch.isfinite(out).all()
     assert torch.equal(bn.running_mean, mean) and torch.equal(bn.running_var, var)
     bn.training = True
-    with pytest.raises(ValueError, match="eval"):
+    with pytest.raises(BatchTooSmall, match="eval"):
         bn(torch.randn(1, 4))
 
 

@@ -1,0 +1,591 @@
+# %% [markdown]
+# # Chapter 5: becoming a backprop ninja
+#
+# Every chapter so far ended its training step with `loss.backward()` and trusted the
+# numbers it put in `.grad`. This chapter takes that call away. We push the gradient of the
+# loss back through the network of chapter 3 by hand: through the cross-entropy, the second
+# linear layer, `tanh`, BatchNorm, the first linear layer and the embedding table, and check
+# every single tensor against autograd.
+#
+# Why bother, when autograd never makes a mistake? Because autograd only computes the
+# gradient of the code you wrote; it cannot tell you that the code is wrong, that a neuron is
+# dead, that a shape broadcast silently, or that a gradient is vanishing. Those diagnoses
+# (chapter 4 was full of them) are read off gradients, and reading them takes knowing what
+# they should look like. Backpropagation is also not magic on tensors: it is the chain rule
+# of micrograd's scalars, organised so that each line moves one whole tensor at a time.
+#
+# Four exercises, as in the lecture:
+#
+# 1. backpropagate through the forward pass broken into its smallest steps, one tensor at a time;
+# 2. the cross-entropy backward in one expression;
+# 3. the BatchNorm backward in one formula;
+# 4. train the network with the manual backward pass only.
+#
+# **This chapter is also a workbook.** Each solution sits in a folded cell below the
+# statement of its exercise. The downloadable workbook (`05_backprop_workbook.py` or
+# `.ipynb`) is this chapter with every solution line replaced by `... # TODO`: it runs as it
+# is, the comparison tables say "not yet" for every gradient you have not written, and they
+# turn to "yes" as you fill them in.
+
+# %%
+import inspect
+import math
+import timeit
+
+import torch
+import torch.nn.functional as F
+
+from makemore_lib import backprop, data, layers, plots, report, settings, train
+
+S = settings.load()
+report.show_stamp(S)
+D = data.load_splits(S.data_path)
+decay_step = S.steps(100_000)
+print(f"mode: {S.mode}; exercise 4 trains for {S.max_steps:,} steps, batch 32, "
+      f"lr 0.1, then 0.01 from step {decay_step:,}")
+
+# %% [markdown]
+# ## The network and its unusual initialization
+#
+# The network is the one of chapter 3 with BatchNorm after the first layer, in the
+# lecture's part-4 form: 64 hidden units for the first three exercises, the first layer keeps
+# its bias `b1` (useless in front of BatchNorm, which subtracts it again, but it gives one
+# more gradient to check), and BatchNorm divides by $\sqrt{\sigma^2 + 10^{-5}}$ with the
+# Bessel-corrected variance (more on that in exercise 3).
+#
+# The initialization is deliberately odd. `b2`, `b1`, `bnbias` are small random numbers
+# rather than zeros and `bngain` is $1$ plus noise rather than exactly $1$. With zeros and
+# ones, several gradients come out exactly zero or exactly equal to one another, and a
+# wrong formula can agree with autograd by accident. Every number here is drawn from the
+# seeded generator `g`, including the two BatchNorm parameters that the lecture draws from
+# PyTorch's global generator:
+
+# %%
+report.show_markdown("```python\n" + inspect.getsource(backprop.BackpropMLP.__init__) + "```")
+
+# %%
+n_embd, block_size, n_hidden, vocab_size = 10, D.block_size, 64, D.vocab_size
+batch_size = 32
+n = batch_size  # a shorter name for the formulas
+g = torch.Generator().manual_seed(settings.SEED)
+net = backprop.BackpropMLP(vocab_size, block_size, n_embd, n_hidden, generator=g)
+C, W1, b1, W2, b2, bngain, bnbias = parameters = net.parameters()
+for p in parameters:
+    p.requires_grad = True
+ix = torch.randint(0, D.Xtr.shape[0], (batch_size,), generator=g)
+Xb, Yb = D.Xtr[ix], D.Ytr[ix]                    # (n, block_size), (n,)
+print(f"{sum(p.nelement() for p in parameters):,} parameters; one minibatch of {n} examples")
+
+# %% [markdown]
+# ## The forward pass in small steps
+#
+# The forward pass below computes the same loss as `F.cross_entropy(net(Xb), Yb)`, but split
+# into steps so small that each one has a derivative you can write down in your head. Every
+# intermediate keeps its gradient (`retain_grad`), so that after `loss.backward()` autograd's
+# answer sits in its `.grad`, ready to be compared with ours.
+
+# %%
+emb = C[Xb]                                        # (n, block_size, n_embd)
+embcat = emb.view(emb.shape[0], -1)                # (n, block_size * n_embd)
+# Linear layer 1
+hprebn = embcat @ W1 + b1                          # (n, n_hidden)
+# BatchNorm layer
+bnmeani = 1 / n * hprebn.sum(0, keepdim=True)      # (1, n_hidden)
+bndiff = hprebn - bnmeani                          # (n, n_hidden)
+bndiff2 = bndiff**2                                # (n, n_hidden)
+bnvar = 1 / (n - 1) * bndiff2.sum(0, keepdim=True)  # (1, n_hidden) Bessel's correction: n - 1
+bnvar_inv = (bnvar + 1e-5)**-0.5                   # (1, n_hidden)
+bnraw = bndiff * bnvar_inv                         # (n, n_hidden)
+hpreact = bngain * bnraw + bnbias                  # (n, n_hidden)
+# Non-linearity
+h = torch.tanh(hpreact)                            # (n, n_hidden)
+# Linear layer 2
+logits = h @ W2 + b2                               # (n, vocab_size)
+# Cross-entropy, the long way
+logit_maxes = logits.max(1, keepdim=True).values   # (n, 1)
+norm_logits = logits - logit_maxes                 # (n, vocab_size) subtract the max for stability
+counts = norm_logits.exp()                         # (n, vocab_size)
+counts_sum = counts.sum(1, keepdim=True)           # (n, 1)
+counts_sum_inv = counts_sum**-1                    # (n, 1)
+probs = counts * counts_sum_inv                    # (n, vocab_size)
+logprobs = probs.log()                             # (n, vocab_size)
+loss = -logprobs[range(n), Yb].mean()              # ()
+
+intermediates = [logprobs, probs, counts, counts_sum, counts_sum_inv, norm_logits, logit_maxes,
+                 logits, h, hpreact, bnraw, bnvar_inv, bnvar, bndiff2, bndiff, hprebn, bnmeani,
+                 embcat, emb]
+for t in intermediates:
+    t.retain_grad()
+loss.backward()
+with torch.no_grad():
+    library_loss = net.forward(Xb, Yb)["loss"]
+print(f"loss {loss.item():.6f}; the library's forward pass gives {library_loss.item():.6f} "
+      f"(difference {abs(loss.item() - library_loss.item()):.1e})")
+
+# %% [markdown]
+# ## Exercise 1: backpropagate through every step
+#
+# Four rules carry the whole exercise. Write $\bar{x}$ for $\partial L / \partial x$, the
+# gradient of the loss with respect to $x$, which always has the shape of $x$.
+#
+# * **Chain rule.** For $y = f(x)$ element-wise, $\bar{x} = f'(x) \cdot \bar{y}$: the local
+#   derivative times the gradient arriving from above.
+# * **A variable used twice collects two gradients.** If $x$ feeds both $y$ and $z$, then
+#   $\bar{x} = \bar{y}\,\partial y/\partial x + \bar{z}\,\partial z/\partial x$. In code: one
+#   sum of two terms.
+# * **Broadcasting forward is summing backward.** `counts * counts_sum_inv` uses each entry
+#   of the `(n, 1)` column once per column of `counts`, so its gradient sums over those
+#   columns: `.sum(1, keepdim=True)`.
+# * **Summing forward is broadcasting backward.** Each entry of a sum receives the sum's
+#   gradient unchanged (the derivative of $a + b$ with respect to $a$ is $1$).
+#
+# Matrix products follow from the same rules: for $Y = XW$, $\bar{X} = \bar{Y} W^\top$ and
+# $\bar{W} = X^\top \bar{Y}$, the only arrangements of the two factors whose shapes fit.
+#
+# **Exercise 1a: the loss.** Starting from `loss`, compute `dlogprobs`, `dprobs`,
+# `dcounts_sum_inv`, `dcounts_sum`, `dcounts`, `dnorm_logits`, `dlogit_maxes` and `dlogits`,
+# one assignment each (a gradient with two sources is one assignment adding both).
+
+# %% tags=["solution"]
+dlogprobs = F.one_hot(Yb, vocab_size) * (-1.0 / n)                        # (n, vocab_size)
+dprobs = (1.0 / probs) * dlogprobs                                        # (n, vocab_size)
+dcounts_sum_inv = (counts * dprobs).sum(1, keepdim=True)                  # (n, 1)
+dcounts_sum = (-counts_sum**-2) * dcounts_sum_inv                         # (n, 1)
+dcounts = counts_sum_inv * dprobs + torch.ones_like(counts) * dcounts_sum  # (n, vocab_size)
+dnorm_logits = counts * dcounts                                           # (n, vocab_size)
+dlogit_maxes = (-dnorm_logits).sum(1, keepdim=True)                       # (n, 1)
+dlogits = dnorm_logits + F.one_hot(logits.max(1).indices, vocab_size) * dlogit_maxes  # (n, vocab_size)
+
+# %% [markdown]
+# Why each line is what it is:
+#
+# * The loss is $-\frac{1}{n}\sum_i \text{logprobs}_{i, y_i}$: only the $n$ entries at the
+#   correct characters enter it, each with weight $-1/n$; the other entries of `logprobs`
+#   do not affect the loss, so their gradient is $0$.
+# * $\frac{d}{dp}\log p = 1/p$. Where the correct character's probability is small, the
+#   gradient is large: a confident mistake is pushed on hard.
+# * `probs = counts * counts_sum_inv` broadcasts `counts_sum_inv` over the 27 columns, so
+#   `dcounts_sum_inv` sums `counts * dprobs` over them; `counts` itself gets
+#   `counts_sum_inv * dprobs`.
+# * $\frac{d}{dx}x^{-1} = -x^{-2}$ gives `dcounts_sum`, and since `counts_sum` is a sum over
+#   the row, every entry of `counts` receives it unchanged: the second term of `dcounts`.
+# * $\frac{d}{dx}e^x = e^x$, which is `counts` itself.
+# * `logit_maxes` is subtracted from every entry of its row, so its gradient is minus the row
+#   sum of `dnorm_logits`; the max picked one entry per row, so only that entry of `logits`
+#   receives it back (the one-hot of the arg-max), on top of the direct path through
+#   `norm_logits`.
+#
+# Subtracting the maximum does not change the probabilities, so the loss cannot depend on
+# `logit_maxes`: its true gradient is zero. Autograd's is zero up to rounding:
+
+# %%
+print(f"largest |dlogit_maxes| from autograd: {logit_maxes.grad.abs().max().item():.1e}")
+
+# %% [markdown]
+# **Exercise 1b: the second linear layer and tanh.** From `dlogits`, compute `dh`, `dW2`,
+# `db2`, then `dhpreact` through $h = \tanh(\text{hpreact})$. Hint: write $\tanh'$ with the
+# output $h$, which the forward pass already computed.
+
+# %% tags=["solution"]
+dh = dlogits @ W2.T                  # (n, n_hidden)
+dW2 = h.T @ dlogits                  # (n_hidden, vocab_size)
+db2 = dlogits.sum(0)                 # (vocab_size,)
+dhpreact = (1.0 - h**2) * dh         # (n, n_hidden)
+
+# %% [markdown]
+# `b2` is broadcast over the $n$ rows of the batch, so its gradient is the column sum of
+# `dlogits`. And $\tanh'(x) = 1 - \tanh^2(x) = 1 - h^2$: where a unit is saturated
+# ($|h| \to 1$) the factor goes to $0$ and the gradient stops there, the dead-neuron
+# picture of chapter 2 seen from the backward side.
+#
+# **Exercise 1c: BatchNorm, one step at a time.** Continue with `dbngain`, `dbnraw`,
+# `dbnbias`, `dbnvar_inv`, `dbnvar`, `dbndiff2`, `dbndiff`, `dbnmeani`, `dhprebn`. Watch the
+# shapes: `bngain`, `bnbias`, `bnvar_inv`, `bnvar`, `bnmeani` are rows of shape
+# `(1, n_hidden)`, and so are their gradients.
+
+# %% tags=["solution"]
+dbngain = (bnraw * dhpreact).sum(0, keepdim=True)                     # (1, n_hidden)
+dbnraw = bngain * dhpreact                                            # (n, n_hidden)
+dbnbias = dhpreact.sum(0, keepdim=True)                               # (1, n_hidden)
+dbnvar_inv = (bndiff * dbnraw).sum(0, keepdim=True)                   # (1, n_hidden)
+dbnvar = (-0.5 * (bnvar + 1e-5)**-1.5) * dbnvar_inv                   # (1, n_hidden)
+dbndiff2 = (1.0 / (n - 1)) * torch.ones_like(bndiff2) * dbnvar        # (n, n_hidden)
+dbndiff = bnvar_inv * dbnraw + (2 * bndiff) * dbndiff2                # (n, n_hidden)
+dbnmeani = (-dbndiff).sum(0, keepdim=True)                            # (1, n_hidden)
+dhprebn = dbndiff + 1.0 / n * torch.ones_like(hprebn) * dbnmeani      # (n, n_hidden)
+
+# %% [markdown]
+# `bndiff` is used twice, in `bndiff2` (through the variance) and in `bnraw`, and
+# `hprebn` twice, directly and through the mean: both gradients are sums of two paths. The
+# derivative of $(x + 10^{-5})^{-1/2}$ is $-\frac{1}{2}(x + 10^{-5})^{-3/2}$, and the
+# variance spreads its gradient evenly over the $n$ squared differences with weight
+# $1/(n-1)$.
+#
+# The `keepdim=True` in `dbnmeani` matters. Without it the gradient has shape
+# `(n_hidden,)` instead of `(1, n_hidden)`. The lecture's comparison function accepted that,
+# because `dt == t.grad` broadcasts a `(64,)` against a `(1, 64)` without complaint
+# (nn-zero-to-hero issue #59); `dhprebn` happens to come out right either way, so the bug
+# stays invisible. Our comparison checks shapes first:
+
+# %%
+wrong_shape = backprop.compare("bnmeani, as (n_hidden,)", bnmeani.grad.view(-1), bnmeani)
+report.show_table(backprop.CHECK_HEADER, [wrong_shape.row()])
+
+# %% [markdown]
+# **Exercise 1d: the first linear layer and the embedding.** Finish with `dembcat`, `dW1`,
+# `db1`, `demb` and `dC`. The embedding `emb = C[Xb]` copied row `Xb[i, j]` of `C` into
+# position `(i, j)`; a row of `C` picked several times collects the gradients of every
+# position that picked it. Do it without a Python loop over the batch.
+
+# %% tags=["solution"]
+dembcat = dhprebn @ W1.T                                                # (n, block_size * n_embd)
+dW1 = embcat.T @ dhprebn                                                # (block_size * n_embd, n_hidden)
+db1 = dhprebn.sum(0)                                                    # (n_hidden,)
+demb = dembcat.view(emb.shape)                                          # (n, block_size, n_embd)
+dC = torch.zeros_like(C).index_add_(0, Xb.view(-1), demb.view(-1, n_embd))  # (vocab_size, n_embd)
+
+# %% [markdown]
+# `view` only reinterprets memory, so its backward is the inverse `view`. The embedding
+# backward is a scatter-add: `index_add_` adds row $k$ of `demb.view(-1, n_embd)` into row
+# `Xb.view(-1)[k]` of a zero table, for all $n \cdot$`block_size` positions in one call. The
+# lecture writes it as a double Python loop over the batch and the context, which is
+# correct and slow (see the timing at the end).
+#
+# ### The check
+#
+# Every gradient against autograd's. *Exact* means bit-for-bit equal, *approximate* means
+# `torch.allclose` (relative tolerance $10^{-5}$); a gradient of the wrong shape fails.
+
+# %%
+checks = [backprop.compare(name, dt, t) for name, dt, t in [
+    ("logprobs", dlogprobs, logprobs), ("probs", dprobs, probs),
+    ("counts_sum_inv", dcounts_sum_inv, counts_sum_inv), ("counts_sum", dcounts_sum, counts_sum),
+    ("counts", dcounts, counts), ("norm_logits", dnorm_logits, norm_logits),
+    ("logit_maxes", dlogit_maxes, logit_maxes), ("logits", dlogits, logits),
+    ("h", dh, h), ("W2", dW2, W2), ("b2", db2, b2), ("hpreact", dhpreact, hpreact),
+    ("bngain", dbngain, bngain), ("bnbias", dbnbias, bnbias), ("bnraw", dbnraw, bnraw),
+    ("bnvar_inv", dbnvar_inv, bnvar_inv), ("bnvar", dbnvar, bnvar), ("bndiff2", dbndiff2, bndiff2),
+    ("bndiff", dbndiff, bndiff), ("bnmeani", dbnmeani, bnmeani), ("hprebn", dhprebn, hprebn),
+    ("embcat", dembcat, embcat), ("W1", dW1, W1), ("b1", db1, b1), ("emb", demb, emb), ("C", dC, C)]]
+report.show_table(backprop.CHECK_HEADER, [c.row() for c in checks])
+print("exercise 1:", backprop.summary(checks))
+approximate = [c.name for c in checks if c.status == "approximate"]
+print("first gradient that matches only approximately:", approximate[0] if approximate else "none")
+
+# %% [markdown]
+# With the solutions above, the gradients through the loss and the second layer match
+# autograd bit for bit, and from `hpreact` down they match to about $10^{-9}$. Nothing is
+# wrong there: autograd's backward through `tanh` is one fused kernel that rounds
+# $1 - h^2$ differently from our separate operations, and every gradient below inherits that
+# last-bit difference. Fed the same `dh`, that kernel reproduces autograd's `dhpreact`
+# exactly:
+
+# %%
+print("aten.tanh_backward(h.grad, h) equals hpreact.grad:",
+      torch.equal(torch.ops.aten.tanh_backward(h.grad, h.detach()), hpreact.grad))
+
+# %% [markdown]
+# ## Exercise 2: the cross-entropy backward in one expression
+#
+# Exercise 1a took eight lines to get through the loss. On paper it takes one. For one
+# example with logits $l_1, \dots, l_{27}$ and correct character $y$,
+#
+# $$p_j = \frac{e^{l_j}}{\sum_k e^{l_k}}, \qquad
+#   \ell = -\log p_y = -l_y + \log \sum_k e^{l_k}.$$
+#
+# Differentiating,
+#
+# $$\frac{\partial \ell}{\partial l_j} = -\mathbb{1}[j = y] + \frac{e^{l_j}}{\sum_k e^{l_k}}
+#   = p_j - \mathbb{1}[j = y].$$
+#
+# The loss is the mean over the $n$ examples, so each row is divided by $n$:
+#
+# $$\frac{\partial L}{\partial l_{ij}} = \frac{1}{n}\left(\operatorname{softmax}(l_i)_j - \mathbb{1}[j = y_i]\right).$$
+#
+# First, the library's `F.cross_entropy` computes the same loss as our long way:
+
+# %%
+loss_fast = F.cross_entropy(logits, Yb)
+print(f"F.cross_entropy: {loss_fast.item():.6f}, difference from the long way: {(loss_fast - loss).item():.1e}")
+
+# %% [markdown]
+# **Exercise 2.** Write `dlogits` as one expression of `logits` and `Yb`.
+
+# %% tags=["solution"]
+dlogits = (F.softmax(logits, 1) - F.one_hot(Yb, vocab_size)) / n    # (n, vocab_size)
+
+# %%
+check = backprop.compare("logits", dlogits, logits)
+report.show_table(backprop.CHECK_HEADER, [check.row()])
+print("exercise 2:", backprop.summary([check]))
+
+# %% [markdown]
+# One expression is not only shorter: it skips the eight intermediate tensors and their
+# rounding. That is also why it matches only approximately: it rounds differently from the
+# step-by-step graph autograd walked, at the level of float32 precision, not because
+# anything is missing.
+#
+# ### Pulling and pushing
+#
+# Here is the gradient on the logits for the batch (autograd's, which your `dlogits` should
+# equal), one row per example, one column per character:
+
+# %%
+dlogits_autograd = logits.grad                                  # (n, vocab_size)
+plots.plot_heatmap(dlogits_autograd * n, title="n * dlogits for one batch",
+                   xlabel="character (0 is '.')", ylabel="example in the batch")
+row_sums = dlogits_autograd.sum(1)                              # (n,)
+negatives = (dlogits_autograd < 0).sum(1)                       # (n,)
+print(f"negative entries per row: {negatives.min().item()} to {negatives.max().item()}, "
+      f"each at the correct character: {bool((dlogits_autograd.argmin(1) == Yb).all())}; "
+      f"largest |row sum|: {row_sums.abs().max().item():.1e}")
+
+# %% [markdown]
+# Gradient descent moves each logit against its gradient. In every row the one dark cell is
+# the correct character: its gradient $p_y - 1$ is negative, so its logit is pulled up. Every
+# other cell holds $+p_j$, so each wrong character's logit is pushed down, in proportion to
+# the probability the network wrongly gave it. A row sums to zero
+# ($\sum_j p_j - 1 = 0$): the total pull on the correct answer equals the total push on the
+# wrong ones, like a set of forces in balance. The forces vanish only when the network puts
+# probability $1$ on the right character, and they are strongest on the examples it gets most
+# wrong. Picture each row as a small tug of war over one example; the weight update is all
+# these forces, fed back through `W2`, `h` and the layers below.
+#
+# ## Exercise 3: the BatchNorm backward in one formula
+#
+# Exercise 1c went through BatchNorm in nine steps. Per hidden unit (one column), write
+# $x_i$ for `hprebn`, $y_i$ for `hpreact`, $\gamma$ for `bngain`:
+#
+# $$\mu = \frac{1}{n}\sum_i x_i, \quad
+#   \sigma^2 = \frac{1}{n-1}\sum_i (x_i - \mu)^2, \quad
+#   \hat{x}_i = \frac{x_i - \mu}{\sqrt{\sigma^2 + \epsilon}}, \quad
+#   y_i = \gamma \hat{x}_i + \beta.$$
+#
+# Given $\bar{y}_i$, and with $t = (\sigma^2 + \epsilon)^{-1/2}$ (`bnvar_inv`), the four
+# gradients in order:
+#
+# $$\bar{\hat{x}}_i = \gamma \bar{y}_i, \qquad
+#   \bar{\sigma^2} = -\tfrac{1}{2} t^3 \sum_k \bar{\hat{x}}_k (x_k - \mu)
+#                  = -\tfrac{1}{2} t^2 \gamma \sum_k \bar{y}_k \hat{x}_k,$$
+#
+# $$\bar{\mu} = -t \sum_k \bar{\hat{x}}_k + \bar{\sigma^2} \cdot \frac{-2}{n-1}\sum_k (x_k - \mu)
+#            = -t \gamma \sum_k \bar{y}_k,$$
+#
+# because the deviations from the mean sum to zero. Each $x_i$ reaches the loss three ways:
+# directly through $\hat{x}_i$, through $\sigma^2$, and through $\mu$:
+#
+# $$\bar{x}_i = t\,\bar{\hat{x}}_i + \bar{\sigma^2}\,\frac{2(x_i - \mu)}{n-1} + \frac{\bar{\mu}}{n}
+#   = \gamma t \bar{y}_i - \frac{\gamma t}{n-1}\hat{x}_i \sum_k \bar{y}_k \hat{x}_k
+#     - \frac{\gamma t}{n}\sum_k \bar{y}_k,$$
+#
+# using $x_i - \mu = \hat{x}_i / t$. Taking $\gamma t / n$ out:
+#
+# $$\bar{x}_i = \frac{\gamma t}{n}\left(n\,\bar{y}_i - \sum_k \bar{y}_k
+#   - \frac{n}{n-1}\,\hat{x}_i \sum_k \bar{y}_k \hat{x}_k\right).$$
+#
+# The three terms read as: pass the gradient through, remove its mean (shifting every input
+# of a column by the same amount changes nothing after normalisation), and remove its
+# component along $\hat{x}$ (scaling a column changes nothing either). The $n/(n-1)$ is
+# Bessel's correction showing through; with the biased variance it would be $1$.
+#
+# The forward pass first, in one line, to be sure it is the same BatchNorm:
+
+# %%
+hpreact_fast = (bngain * (hprebn - hprebn.mean(0, keepdim=True))
+                / torch.sqrt(hprebn.var(0, keepdim=True, unbiased=True) + 1e-5) + bnbias)
+print(f"max |hpreact_fast - hpreact|: {(hpreact_fast - hpreact).abs().max().item():.1e}")
+dhpreact = hpreact.grad   # (n, n_hidden) the gradient arriving at BatchNorm, autograd's so this exercise stands alone
+
+# %% [markdown]
+# **Exercise 3.** Write `dhprebn` as one expression of `dhpreact`, `bnraw` ($\hat{x}$),
+# `bngain`, `bnvar_inv` and `n`, with the sums over the batch as `.sum(0)`.
+
+# %% tags=["solution"]
+dhprebn = bngain * bnvar_inv / n * (n * dhpreact - dhpreact.sum(0) - n / (n - 1) * bnraw * (dhpreact * bnraw).sum(0))  # (n, n_hidden)
+
+# %%
+check = backprop.compare("hprebn", dhprebn, hprebn)
+report.show_table(backprop.CHECK_HEADER, [check.row()])
+print("exercise 3:", backprop.summary([check]))
+
+# %% [markdown]
+# ### Bessel's correction and the train/test mismatch
+#
+# The mean of the squared deviations from the *batch* mean underestimates the variance of
+# the distribution the batch came from: the batch mean sits closer to its own points than
+# the true mean does. On average the shortfall is a factor $(n-1)/n$, and dividing by $n-1$
+# instead of $n$ corrects it. A simulation with batches of 32 from a distribution of
+# variance 1:
+
+# %%
+gsim = torch.Generator().manual_seed(settings.SEED)
+samples = torch.randn((20_000, n), generator=gsim)             # (batches, n) variance 1
+print(f"mean of the 1/n variance:     {samples.var(1, unbiased=False).mean().item():.4f} "
+      f"(expected (n-1)/n = {(n - 1) / n:.4f})")
+print(f"mean of the 1/(n-1) variance: {samples.var(1, unbiased=True).mean().item():.4f} (expected 1)")
+
+# %% [markdown]
+# The BatchNorm paper, and `torch.nn.BatchNorm1d` (and our `layers.BatchNorm1d`, which
+# follows it), normalise in training with the biased $1/n$ variance of the batch but keep
+# the unbiased $1/(n-1)$ estimate for inference. So at test time each unit is divided by a
+# standard deviation larger by $\sqrt{n/(n-1)}$ than the one it was trained with, and its
+# output shrinks by $\sqrt{(n-1)/n}$. To see the mismatch in isolation, give a BatchNorm layer
+# momentum 1 so that its running statistics become exactly those of the last batch, then run
+# the same batch in both modes:
+
+# %%
+bn = layers.BatchNorm1d(n_hidden, momentum=1.0)
+x = hprebn.detach()                                    # (n, n_hidden)
+out_train = bn(x)                                      # biased variance; stores the unbiased one
+bn.training = False
+out_eval = bn(x)                                       # the same batch, with the running statistics
+ratio = (out_eval / out_train)[out_train.abs() > 0.1]  # entries far from 0, where the ratio is well defined
+print(f"eval / train output on the same batch: {ratio.mean().item():.4f}; "
+      f"sqrt((n-1)/n) = {math.sqrt((n - 1) / n):.4f}")
+for m in (4, 32, 256):
+    print(f"  batch {m:3d}: outputs shrink by {100 * (1 - math.sqrt((m - 1) / m)):.1f}% at test time")
+
+# %% [markdown]
+# At batch 32 the mismatch is under 2%, which is why it rarely shows; at small batches it
+# is not negligible. The lecture avoids it by using the unbiased variance in both training
+# and inference, which is the network of this chapter, and the source of the $n/(n-1)$ in
+# the formula above. Torch's choice keeps training-mode BatchNorm a pure normalisation of
+# the batch (every column exactly unit variance); the lecture's keeps the two modes
+# consistent. Either way, the backward pass has to match the forward pass it belongs to.
+#
+# ## Exercise 4: training without `loss.backward()`
+#
+# Now the whole network (with 200 hidden units, as in chapter 3) is trained with the manual
+# backward pass only. The training loop is the library's `train_manual`: the same minibatches
+# and update as `train.train`, under `torch.no_grad()`, and where `train.train` calls
+# `loss.backward()` it calls a backward function instead. On its first steps it also asks
+# autograd for the same gradients and keeps the comparison.
+
+# %%
+report.show_markdown("```python\n" + inspect.getsource(backprop.train_manual) + "```")
+
+# %% [markdown]
+# **Exercise 4.** Write `manual_backward`: from the forward pass's tensors (the same names
+# as above, computed by the library's `forward`: `bnraw`, `bnvar_inv`, `h`, `logits`, ...),
+# return the gradients of `C, W1, b1, W2, b2, bngain, bnbias` in that order. Use the
+# one-expression forms of exercises 2 and 3 and the vectorised embedding gradient.
+
+# %% tags=["solution"]
+def manual_backward(Xb, Yb, n, C, W1, W2, bngain, embcat, bnraw, bnvar_inv, h, logits, **unused):
+    dlogits = (F.softmax(logits, 1) - F.one_hot(Yb, vocab_size)) / n                 # (n, vocab_size)
+    dh = dlogits @ W2.T                                                               # (n, n_hidden)
+    dW2 = h.T @ dlogits                                                               # (n_hidden, vocab_size)
+    db2 = dlogits.sum(0)                                                              # (vocab_size,)
+    dhpreact = (1.0 - h**2) * dh                                                      # (n, n_hidden)
+    dbngain = (bnraw * dhpreact).sum(0, keepdim=True)                                 # (1, n_hidden)
+    dbnbias = dhpreact.sum(0, keepdim=True)                                           # (1, n_hidden)
+    dhprebn = bngain * bnvar_inv / n * (n * dhpreact - dhpreact.sum(0) - n / (n - 1) * bnraw * (dhpreact * bnraw).sum(0))  # (n, n_hidden)
+    dembcat = dhprebn @ W1.T                                                          # (n, block_size * n_embd)
+    dW1 = embcat.T @ dhprebn                                                          # (block_size * n_embd, n_hidden)
+    db1 = dhprebn.sum(0)                                                              # (n_hidden,)
+    dC = torch.zeros_like(C).index_add_(0, Xb.view(-1), dembcat.view(-1, C.shape[1]))  # (vocab_size, n_embd)
+    return [dC, dW1, db1, dW2, db2, dbngain, dbnbias]
+
+
+# %%
+g = torch.Generator().manual_seed(settings.SEED)
+net4 = backprop.BackpropMLP(vocab_size, block_size, n_embd, n_hidden=200, generator=g)
+print(f"{sum(p.nelement() for p in net4.parameters()):,} parameters")
+result = backprop.train_manual(net4, D.Xtr, D.Ytr, S.max_steps, g, lr=train.lr_schedule(0.1, 0.01, decay_step),
+                               backward=manual_backward, check_steps=3)
+if result.trained:
+    print(f"trained {result.steps:,} steps with the manual backward pass in {result.seconds:.1f} s "
+          f"({1e6 * result.seconds / result.steps:.0f} us per step); last minibatch loss {result.final_loss:.4f}")
+else:
+    print("waiting for a backward pass: manual_backward still returns ... for "
+          + ", ".join("d" + name for name in result.waiting_for) + "; nothing was trained")
+
+# %% [markdown]
+# The gradients of the first steps against autograd's, on the same minibatch and the same
+# parameters (the table shows the first step):
+
+# %%
+for step, step_checks in enumerate(result.checks):
+    if step == 0:
+        report.show_table(backprop.CHECK_HEADER, [c.row() for c in step_checks])
+    print(f"exercise 4, step {step}:", backprop.summary(step_checks))
+if not result.checks:
+    print("exercise 4: no gradients to check yet")
+
+# %% [markdown]
+# The loss over training (the mean of log10 of the minibatch loss over windows of steps):
+
+# %%
+if result.trained:
+    window = max(1, result.steps // 200)
+    plots.plot_loss({"manual backward": result.lossi}, window=window,
+                    title=f"training loss, manual backward (mean over {window} steps)")
+
+# %% [markdown]
+# As in the lecture, this network keeps no running statistics while it trains; afterwards
+# BatchNorm is calibrated once, with the mean and unbiased variance of the hidden
+# pre-activation over the whole training set, and the splits are evaluated with those:
+
+# %%
+net4.calibrate(D.Xtr)
+train_loss = train.split_loss(net4, D.Xtr, D.Ytr)
+val_loss = train.split_loss(net4, D.Xdev, D.Ydev)
+if result.trained:
+    report.record_run("part-4 MLP trained with the manual backward pass", result.steps,
+                      train_loss, val_loss, key="backprop/manual")
+else:
+    print(f"untrained network: train {train_loss:.4f}, val {val_loss:.4f} (nothing recorded)")
+
+# %% [markdown]
+# Names sampled from the network (from the untrained one if exercise 4 is not done yet):
+
+# %%
+names = train.sample(net4, D.itos, block_size, 20, generator=torch.Generator().manual_seed(settings.SAMPLE_SEED))
+print(", ".join(names))
+
+# %% [markdown]
+# ## The library's version, and why it is fast
+#
+# `makemore_lib/backprop.py` keeps the finished backward pass, one small function per layer
+# with its formula in the docstring, composed as:
+
+# %%
+report.show_markdown("```python\n" + inspect.getsource(backprop.backward) + "```")
+
+# %% [markdown]
+# The lecture's own manual loop ran about three times slower than autograd, and the cause
+# is a single line: its embedding gradient loops over the batch in Python, one tiny tensor
+# operation per position, $n \cdot$`block_size` $= 96$ of them per step. `index_add_` does
+# the same additions in one call. Timed on this batch (a noisy measurement on a shared
+# machine):
+
+# %%
+demb_auto = emb.grad                                          # (n, block_size, n_embd)
+
+
+def dC_loop():
+    dC = torch.zeros_like(C)
+    for k in range(Xb.shape[0]):
+        for j in range(Xb.shape[1]):
+            dC[Xb[k, j]] += demb_auto[k, j]
+    return dC
+
+
+def dC_index_add():
+    return backprop.embedding_backward(demb_auto, Xb, C)
+
+
+with torch.no_grad():
+    same = torch.allclose(dC_loop(), dC_index_add())
+    t_loop = min(timeit.repeat(dC_loop, number=20, repeat=3)) / 20
+    t_index = min(timeit.repeat(dC_index_add, number=200, repeat=3)) / 200
+print(f"Python loop: {1e6 * t_loop:.0f} us, index_add_: {1e6 * t_index:.0f} us "
+      f"({t_loop / t_index:.0f}x faster); same result: {same}")
+
+# %% [markdown]
+# With that line vectorised, the manual step does less work than autograd's: autograd
+# records a graph node for every operation of the forward pass and then runs a backward
+# function for each, including the long way through the mean and the variance, while the
+# manual pass jumps straight from `dhpreact` to `dhprebn` with the closed form of exercise 3.
+# `python -m makemore_lib.bench` times the autograd step, the manual step and chapter 4's
+# deep network step in one process and prints the manual/autograd speed ratio.

@@ -1,0 +1,303 @@
+"""MkDocs hook that turns chapters/NN_slug.py into the book's pages.
+
+What it does, in build order:
+- on_config: reads the mode and data file exactly as the chapters will (settings.load), and
+  points mkdocs-jupyter's HTML cache next to ours.
+- on_files (before mkdocs-jupyter's): executes the chapters through chapter_exec (cached),
+  turns each executed notebook into a page notebook (markdown outputs rendered with the
+  site's Markdown, solution cells folded, download links beside the stamp) that
+  mkdocs-jupyter renders with execute: false, and adds the downloads (.py, .ipynb, workbook)
+  and the vendored MathJax to the site.
+- on_page_markdown: fills the results page from the runs the chapters recorded.
+- on_page_content / on_post_page: drops nbconvert's CDN script tags, checks that every
+  chapter page carries its stamp, and that no page loads anything from another host.
+"""
+from __future__ import annotations
+
+import html
+import logging
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import jupytext
+import markdown
+import nbformat
+from mkdocs.exceptions import PluginError
+from mkdocs.plugins import event_priority
+from mkdocs.structure.files import File
+from mkdocs.utils import get_relative_url
+
+import chapter_exec  # a sibling: MkDocs puts this folder on sys.path while loading the hook
+
+try:
+    import workbook  # written alongside chapter 5: make_workbook(source) -> str, has_solutions(source) -> bool
+except ModuleNotFoundError as exc:
+    if exc.name != "workbook":
+        raise
+    workbook = None
+
+log = logging.getLogger("mkdocs.hooks.makemore")
+
+DOWNLOADS_TOKEN = "@@MAKEMORE_DOWNLOADS@@"
+SOLUTION_TAG = "solution"
+MATHJAX_PARTS = ("tex-mml-chtml.js", "input", "output/chtml", "ui", "a11y")
+OUTPUT_MARKDOWN = dict(extensions=["admonition", "tables", "pymdownx.arithmatex"],
+                       extension_configs={"pymdownx.arithmatex": {"generic": True}})
+
+
+@dataclass
+class Chapter:
+    source: Path            # chapters/NN_slug.py
+    executed: Path          # the cached executed notebook
+    page_uri: str           # chapters/NN_slug.ipynb inside the site
+    downloads: list[str] = field(default_factory=list)   # site URIs, .py before .ipynb
+    runs: list[dict] = field(default_factory=list)        # report.record_run payloads
+
+    @property
+    def stem(self) -> str:
+        return self.source.stem
+
+
+class Book:
+    """What this build knows: settings, paths, the chapters. Rebuilt on every on_config."""
+
+    def __init__(self, config):
+        from makemore_lib import report, settings  # torch import: once per process
+
+        self.root = Path(config.config_file_path).resolve().parent
+        try:
+            self.settings = settings.load([])
+        except Exception as exc:  # a bad MAKEMORE_QUICK / MAKEMORE_DATA value
+            raise PluginError(str(exc)) from None
+        if not self.settings.data_path.is_file():
+            raise PluginError(f"data file {self.settings.data_path} does not exist (MAKEMORE_DATA?)")
+        self.run_mime = report.RUN_MIME
+        self.lib_dir = Path(settings.__file__).resolve().parent
+        self.cache = Path(os.environ.get("MAKEMORE_CACHE") or self.root / ".cache").resolve()
+        self.chapters: list[Chapter] = []
+
+
+BOOK: Book | None = None
+
+
+# ---------------------------------------------------------------- config
+
+def on_config(config):
+    global BOOK
+    BOOK = Book(config)
+    jupyter = config.plugins.get("mkdocs-jupyter")
+    if jupyter is None:
+        raise PluginError("mkdocs.yml must enable the mkdocs-jupyter plugin")
+    jupyter.config["cache_dir"] = str(BOOK.cache / "pages")
+    return config
+
+
+def on_serve(server, config, builder):
+    """`mkdocs serve` rebuilds when a chapter or the library changes, not only docs/."""
+    server.watch(str(BOOK.root / "chapters"))
+    server.watch(str(BOOK.lib_dir))
+    return server
+
+
+# ---------------------------------------------------------------- files
+
+@event_priority(50)  # before mkdocs-jupyter's on_files, which claims the .ipynb pages we add
+def on_files(files, config):
+    book = BOOK
+    sources = chapter_exec.chapter_sources(book.root / "chapters")
+    try:
+        executed = chapter_exec.execute_chapters(
+            sources, root=book.root, cache_dir=book.cache / "chapters", lib_dir=book.lib_dir,
+            data_path=book.settings.data_path, quick=book.settings.quick)
+    except chapter_exec.ChapterError as exc:
+        raise PluginError(str(exc)) from None
+
+    book.chapters = []
+    for source in sources:
+        chapter = Chapter(source, executed[source], f"chapters/{source.stem}.ipynb")
+        nb = nbformat.read(chapter.executed, as_version=4)
+        check_outputs(chapter, nb)
+        chapter.runs = chapter_exec.records(nb, book.run_mime)
+        # a real file under a source dir of its own: mkdocs-jupyter's wrapper needs src_dir
+        pages_src = book.cache / "page-notebooks"
+        write_if_changed(pages_src / chapter.page_uri, nbformat.writes(page_notebook(nb)))
+        files.append(File(chapter.page_uri, src_dir=str(pages_src), dest_dir=config.site_dir,
+                          use_directory_urls=config.use_directory_urls))
+        for uri, content in downloads(source):
+            files.append(File.generated(config, uri, content=content))
+            chapter.downloads.append(uri)
+        book.chapters.append(chapter)
+
+    for path, uri in mathjax_files():
+        files.append(File.generated(config, uri, abs_src_path=str(path)))
+    return files
+
+
+def write_if_changed(path: Path, text: str) -> None:
+    """Leave an unchanged file alone, so mkdocs-jupyter's cache (keyed on its bytes) stays warm."""
+    if path.is_file() and path.read_text(encoding="utf-8") == text:
+        return
+    chapter_exec.write_atomic(path, text)
+
+
+def check_outputs(chapter: Chapter, nb) -> None:
+    """No traceback on a page, ever; stray stderr (warnings) is worth a warning."""
+    name = chapter.source.relative_to(BOOK.root)
+    for i, cell in enumerate(nb.cells, start=1):
+        for out in cell.get("outputs", []):
+            text = out.get("text", "") if out.get("output_type") == "stream" else ""
+            if out.get("output_type") == "error" or "Traceback (most recent call last)" in text:
+                raise PluginError(f"{name}: cell {i} has a traceback in its output; no page was rendered.")
+            if out.get("name") == "stderr" and text.strip():
+                log.warning("%s: cell %d wrote to stderr: %s", name, i, text.strip().splitlines()[0])
+
+
+# ---------------------------------------------------------------- the page notebook
+
+def page_notebook(nb):
+    """The executed notebook as the page shows it (the cache keeps the notebook as executed)."""
+    nb = nbformat.from_dict(nb)  # a copy
+    stamped = False
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            if "text/markdown" in data and "text/html" not in data:
+                text = data.pop("text/markdown")
+                rendered = markdown.markdown(text, **OUTPUT_MARKDOWN)
+                if not stamped and text.startswith("!!! info"):  # report.show_stamp: the first admonition
+                    rendered = (f'<div class="makemore-stamp">{rendered}'
+                                f'<p class="makemore-downloads">{DOWNLOADS_TOKEN}</p></div>')
+                    stamped = True
+                data["text/html"] = rendered
+    nb.cells = fold_solutions(nb.cells)
+    return nb
+
+
+def fold_solutions(cells):
+    """Wrap each run of cells tagged "solution" in a <details> that opens with one click."""
+    folded, inside = [], False
+    opening = '<details class="success solution"><summary>Solution</summary>'
+    for cell in cells:
+        is_solution = cell.cell_type == "code" and SOLUTION_TAG in cell.metadata.get("tags", [])
+        if is_solution and not inside:
+            folded.append(_raw_html(opening, f"solution-{len(folded)}-open"))
+        if inside and not is_solution:
+            folded.append(_raw_html("</details>", f"solution-{len(folded)}-close"))
+        folded.append(cell)
+        inside = is_solution
+    if inside:
+        folded.append(_raw_html("</details>", f"solution-{len(folded)}-close"))
+    return folded
+
+
+def _raw_html(text: str, cell_id: str):
+    """A raw HTML cell with a fixed id: the same page notebook, byte for byte, on every build."""
+    cell = nbformat.v4.new_raw_cell(text, metadata={"raw_mimetype": "text/html"})
+    cell.id = cell_id
+    return cell
+
+
+# ---------------------------------------------------------------- downloads and MathJax
+
+def downloads(source: Path) -> list[tuple[str, str]]:
+    """The chapter as .py and as an un-executed .ipynb; its workbook too when it has solutions."""
+    text = source.read_text(encoding="utf-8")
+    out = [(f"downloads/{source.stem}.py", text),
+           (f"downloads/{source.stem}.ipynb", _ipynb(text))]
+    if workbook is not None and workbook.has_solutions(text):
+        blank = workbook.make_workbook(text)
+        out += [(f"downloads/{source.stem}_workbook.py", blank),
+                (f"downloads/{source.stem}_workbook.ipynb", _ipynb(blank))]
+    return out
+
+
+def _ipynb(py_text: str) -> str:
+    nb = jupytext.reads(py_text, fmt="py:percent")
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    return jupytext.writes(nb, fmt="ipynb")
+
+
+def mathjax_files() -> list[tuple[Path, str]]:
+    """MathJax 3 (the django-static-mathjax wheel ships it, with no Django dependency) for the site."""
+    try:
+        import mathjax
+    except ModuleNotFoundError:
+        raise PluginError("MathJax is vendored from PyPI: pip install django-static-mathjax==3.2.2.1") from None
+    es5 = Path(mathjax.__file__).parent / "static" / "mathjax" / "es5"
+    found = []
+    for part in MATHJAX_PARTS:
+        base = es5 / part
+        for path in sorted([base] if base.is_file() else base.rglob("*")):
+            if path.is_file():
+                found.append((path, f"javascripts/mathjax/{path.relative_to(es5).as_posix()}"))
+    return found
+
+
+# ---------------------------------------------------------------- pages
+
+def _chapter_of(page) -> Chapter | None:
+    return next((c for c in BOOK.chapters if c.page_uri == page.file.src_uri), None)
+
+
+def on_page_markdown(markdown_text, page, config, files):
+    if page.file.src_uri == "results.md":
+        if "<!-- results-table -->" not in markdown_text:
+            log.warning("results.md lost its <!-- results-table --> marker; the table has nowhere to go")
+        return markdown_text.replace("<!-- results-table -->", results_table())
+    return markdown_text
+
+
+def results_table() -> str:
+    """Every run the chapters recorded in this build, beside the lecture's numbers."""
+    fmt = lambda v: "—" if v is None else f"{v:.4f}"
+    rows = ["| Chapter | Experiment | Steps | Train loss | Val loss | Lecture train | Lecture val |",
+            "|---|---|--:|--:|--:|--:|--:|"]
+    for chapter in BOOK.chapters:
+        for run in chapter.runs:
+            rows.append(f"| [{chapter.stem}]({chapter.page_uri}) | {run['experiment']} | {run['steps']:,} "
+                        f"| {fmt(run['train'])} | {fmt(run['val'])} "
+                        f"| {fmt(run.get('lecture_train'))} | {fmt(run.get('lecture_val'))} |")
+    if len(rows) == 2:
+        return "*No chapter recorded a training run in this build.*"
+    mode = BOOK.settings.mode
+    return (f"Computed by this build in **{mode}** mode "
+            f"({BOOK.settings.max_steps:,} steps per full training run).\n\n" + "\n".join(rows))
+
+
+NBCONVERT_CDN = [
+    re.compile(r"<!-- Load mathjax -->.*?<!-- End of mathjax configuration -->", re.S),
+    re.compile(r'<script type="module">(?:(?!</script>).)*?mermaid(?:(?!</script>).)*</script>', re.S),
+]
+
+
+def on_page_content(content, page, config, files):
+    chapter = _chapter_of(page)
+    if chapter is None:
+        return content
+    for pattern in NBCONVERT_CDN:  # nbconvert's MathJax 2 and mermaid loaders point at a CDN
+        content = pattern.sub("", content)
+    if DOWNLOADS_TOKEN not in content:
+        log.warning("%s has no stamp: its first cell must call report.show_stamp(S)",
+                    chapter.source.relative_to(BOOK.root))
+    links = " · ".join(
+        f'<a href="{html.escape(get_relative_url(files.get_file_from_path(uri).url, page.url))}" download>'
+        f'{uri.rsplit("/", 1)[1]}</a>' for uri in chapter.downloads)
+    return content.replace(DOWNLOADS_TOKEN, f"Download: {links}", 1)
+
+
+# a tag that makes the browser fetch from another host (a canonical/prev/next <link> fetches nothing;
+# `mkdocs serve` points those at its own 127.0.0.1 address)
+_HOST = r"(?:https?:)?//(?!127\.0\.0\.1[:/]|localhost[:/])"
+EXTERNAL = re.compile(rf"<(?:script|img|iframe|source|video|audio)\b[^>]*\bsrc=[\"']?{_HOST}|"
+                      rf"<link\b(?![^>]*\brel=[\"']?(?:canonical|alternate|prev|next)\b)[^>]*\bhref=[\"']?{_HOST}|"
+                      rf"import\([\"']{_HOST}|url\([\"']?{_HOST}", re.I)
+
+
+def on_post_page(output, page, config):
+    match = EXTERNAL.search(output)
+    if match:
+        log.warning("%s loads something from another host (%s...): the book must work offline",
+                    page.file.src_uri, match.group(0))
+    return output

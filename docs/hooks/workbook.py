@@ -1,0 +1,118 @@
+"""The workbook: a chapter with its solutions blanked, for the reader to fill in.
+
+A chapter marks the code a reader is asked to write as code cells tagged "solution"
+(jupytext percent format: a header line `# %% tags=["solution"]`). `make_workbook` keeps the
+chapter text byte for byte except inside those cells, where every assignment statement, at
+any depth (also inside a function), becomes `target = ...  # TODO`; a shape comment that
+ended the statement's last line is kept after the TODO. Lines that are not assignments
+(a `def`, a `return`, comments) stay, so the cell still runs and hands back `...` wherever a
+gradient is missing.
+
+    make_workbook(source: str) -> str     deterministic: the same chapter gives the same text
+    has_solutions(source: str) -> bool
+
+Assignment targets must be names (or tuples of names): anything else in a solution cell raises
+WorkbookError naming the line, since blanking `x[i] = ...` could not run.
+"""
+from __future__ import annotations
+
+import ast
+import json
+import re
+
+SOLUTION_TAG = "solution"
+PLACEHOLDER = "...  # TODO"
+_HEADER = re.compile(r"^# %%(?P<rest>.*)$")
+_TAGS = re.compile(r"\btags=(\[[^\]]*\])")
+
+
+class WorkbookError(ValueError):
+    """A solution cell the generator cannot blank safely."""
+
+
+def _is_solution_header(line: str) -> bool:
+    m = _HEADER.match(line)
+    if not m or "[markdown]" in m["rest"] or "[raw]" in m["rest"]:
+        return False
+    tags = _TAGS.search(m["rest"])
+    if not tags:
+        return False
+    try:
+        return SOLUTION_TAG in json.loads(tags[1])
+    except json.JSONDecodeError:
+        raise WorkbookError(f"cannot read the tags of cell header {line!r}") from None
+
+
+def _cells(lines: list[str]) -> list[tuple[int, int, bool]]:
+    """(first line, end line, is a solution cell) for each cell body, 0-based, end exclusive."""
+    starts = [i for i, line in enumerate(lines) if _HEADER.match(line.rstrip("\r\n"))]
+    bounds = starts + [len(lines)]
+    return [(s + 1, e, _is_solution_header(lines[s].rstrip("\r\n"))) for s, e in zip(bounds, bounds[1:])]
+
+
+def has_solutions(source: str) -> bool:
+    """True if the chapter has at least one code cell tagged "solution"."""
+    return any(sol for _, _, sol in _cells(source.splitlines(keepends=True)))
+
+
+def _target_text(target: ast.expr, where: str) -> str:
+    if isinstance(target, ast.Name):
+        return target.id
+    if isinstance(target, (ast.Tuple, ast.List)) and all(isinstance(e, ast.Name) for e in target.elts):
+        return ", ".join(e.id for e in target.elts)
+    raise WorkbookError(f"{where}: a solution may only assign to names, not {ast.unparse(target)!r}")
+
+
+def _placeholder(node: ast.stmt, where: str) -> str:
+    targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+    texts = [_target_text(t, where) for t in targets]
+    value = PLACEHOLDER
+    if isinstance(targets[0], (ast.Tuple, ast.List)):   # a, b = ..., ...  keeps the unpacking valid
+        value = ", ".join(["..."] * len(targets[0].elts)) + "  # TODO"
+    return " = ".join(texts) + " = " + value
+
+
+def _blank_cell(body: list[str], first_line: int) -> list[str]:
+    """The cell's lines with each assignment statement replaced by its placeholder line."""
+    code = "".join(body)
+    try:
+        tree = ast.parse(code)
+    except SyntaxError as e:
+        raise WorkbookError(f"line {first_line + (e.lineno or 1)}: solution cell does not parse: {e.msg}") from None
+    out = list(body)
+    statements = [n for n in ast.walk(tree) if isinstance(n, (ast.Assign, ast.AugAssign, ast.AnnAssign))]
+    for node in sorted(statements, key=lambda n: n.lineno, reverse=True):
+        where = f"line {first_line + node.lineno}"
+        first, last = node.lineno - 1, node.end_lineno - 1
+        indent = body[first][: len(body[first]) - len(body[first].lstrip())]
+        if node.col_offset != len(indent.encode()):
+            raise WorkbookError(f"{where}: put each assignment of a solution on its own line")
+        tail = body[last].encode()[node.end_col_offset:].decode().strip()   # ast offsets count UTF-8 bytes
+        if tail.startswith("# TODO"):          # already a placeholder: blanking is idempotent
+            tail = tail[len("# TODO"):].strip()
+        comment = "  " + tail if tail.startswith("#") else ""
+        newline = "\r\n" if body[last].endswith("\r\n") else ("\n" if body[last].endswith("\n") else "")
+        out[first:last + 1] = [indent + _placeholder(node, where) + comment + newline]
+    return out
+
+
+def make_workbook(source: str) -> str:
+    """The chapter with every assignment in its solution cells replaced by `name = ...  # TODO`."""
+    lines = source.splitlines(keepends=True)
+    out: list[str] = []
+    pos = 0
+    for start, end, solution in _cells(lines):
+        out += lines[pos:start]
+        out += _blank_cell(lines[start:end], start) if solution else lines[start:end]
+        pos = end
+    out += lines[pos:]
+    return "".join(out)
+
+
+if __name__ == "__main__":   # python docs/hooks/workbook.py CHAPTER.py > WORKBOOK.py
+    import sys
+    from pathlib import Path
+
+    if len(sys.argv) != 2:
+        sys.exit("usage: python docs/hooks/workbook.py CHAPTER.py > WORKBOOK.py")
+    sys.stdout.write(make_workbook(Path(sys.argv[1]).read_text(encoding="utf-8")))

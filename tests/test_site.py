@@ -1,0 +1,338 @@
+"""The built site (docs/hooks/book.py + chapter_exec.py): one quick-mode build, checked from every side.
+
+The build runs once per test session into a temporary directory with a temporary cache, so
+it executes every chapter for real; tests/test_browser.py opens the same build.
+"""
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from html.parser import HTMLParser
+from pathlib import Path
+
+import jupytext
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+HOOKS = ROOT / "docs" / "hooks"
+sys.path.insert(0, str(HOOKS))
+
+import book  # noqa: E402
+import chapter_exec  # noqa: E402
+from makemore_lib import report  # noqa: E402
+
+CHAPTERS = chapter_exec.chapter_sources(ROOT / "chapters")
+
+
+def mkdocs_build(config: Path, site: Path, cache: Path, quick: bool = True) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEMORE_DATA", "MAKEMORE_CACHE")}
+    env.update(MAKEMORE_QUICK="1" if quick else "0", MAKEMORE_CACHE=str(cache), NO_MKDOCS_2_WARNING="1")
+    return subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(config), "-d", str(site)],
+                          env=env, capture_output=True, text=True, cwd=config.parent)
+
+
+def site_build(tmp_path_factory) -> dict:
+    """Build the book once per session, even under pytest-xdist (workers share a lock and the result)."""
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent
+    result_file = base / "site-build.json"
+    with open(base / "site-build.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not result_file.exists():
+            site, cache = base / "site", base / "cache"
+            start = time.perf_counter()
+            proc = mkdocs_build(ROOT / "mkdocs.yml", site, cache)
+            result_file.write_text(json.dumps({
+                "site": str(site), "cache": str(cache), "returncode": proc.returncode,
+                "log": proc.stdout + proc.stderr, "seconds": time.perf_counter() - start}))
+    return json.loads(result_file.read_text())
+
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory):
+    build = site_build(tmp_path_factory)
+    if build["returncode"] != 0:
+        pytest.fail("quick build failed:\n" + build["log"][-3000:])
+    return build
+
+
+def chapter_page(build, source: Path) -> str:
+    return (Path(build["site"]) / "chapters" / source.stem / "index.html").read_text(encoding="utf-8")
+
+
+def executed_notebook(build, source: Path):
+    entries = sorted((Path(build["cache"]) / "chapters").glob(f"{source.stem}.quick.*.ipynb"))
+    assert len(entries) == 1, entries
+    return nbformat.read(entries[0], as_version=4)
+
+
+# ---------------------------------------------------------------- the build
+
+def test_there_are_chapters():
+    assert CHAPTERS, "no chapters/NN_*.py found"
+
+
+def test_strict_build_has_no_warnings(built):
+    print(f"quick build with a cold cache: {built['seconds']:.1f} s")
+    assert "WARNING" not in built["log"], built["log"]
+    for source in CHAPTERS:
+        assert f"executed chapters/{source.name}" in built["log"]
+
+
+def test_every_chapter_page_carries_its_stamp(built):
+    for source in CHAPTERS:
+        page = chapter_page(built, source)
+        stamp = re.search(r'<div class="makemore-stamp">(.*?)</div>', page, re.S)
+        assert stamp, f"{source.name}: no stamp"
+        text = stamp.group(1)
+        assert "mode: quick" in text and "sha256" in text and "torch" in text, text
+
+
+def test_downloads_are_the_chapter_unexecuted(built):
+    site = Path(built["site"])
+    for source in CHAPTERS:
+        page = chapter_page(built, source)
+        hrefs = re.findall(r'<p class="makemore-downloads">.*?</p>', page, re.S)[0]
+        for suffix in (".py", ".ipynb"):
+            assert f"../../downloads/{source.stem}{suffix}" in hrefs
+        assert (site / "downloads" / f"{source.stem}.py").read_bytes() == source.read_bytes()
+        nb = nbformat.reads((site / "downloads" / f"{source.stem}.ipynb").read_text(), as_version=4)
+        code = [c for c in nb.cells if c.cell_type == "code"]
+        assert code and all(not c.get("outputs") for c in code)
+        assert [c.source for c in nb.cells] == [c.source for c in jupytext.read(source).cells]
+
+
+def test_workbook_downloads_for_chapters_with_solutions(built):
+    try:
+        import workbook
+    except ModuleNotFoundError:
+        pytest.skip("docs/hooks/workbook.py does not exist yet")
+    site = Path(built["site"])
+    for source in CHAPTERS:
+        wanted = workbook.has_solutions(source.read_text())
+        page = chapter_page(built, source)
+        for suffix in (".py", ".ipynb"):
+            name = f"{source.stem}_workbook{suffix}"
+            assert (site / "downloads" / name).is_file() == wanted
+            assert (f"downloads/{name}" in page) == wanted
+        if wanted:
+            blank = (site / "downloads" / f"{source.stem}_workbook.py").read_text()
+            assert blank == workbook.make_workbook(source.read_text())
+
+
+def test_no_page_shows_a_traceback_or_loads_from_another_host(built):
+    external = book.EXTERNAL  # the hook warns (fails --strict) on the same pattern; this checks the output
+    pages = list(Path(built["site"]).rglob("*.html"))
+    assert len(pages) > len(CHAPTERS)
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        assert "Traceback (most recent call last)" not in text, page
+        assert not external.search(text), (page, external.search(text))
+        assert "cdnjs" not in text and "cdn.jsdelivr" not in text, page
+
+
+def test_mathjax_is_served_by_the_site(built):
+    site = Path(built["site"])
+    assert (site / "javascripts" / "mathjax" / "tex-mml-chtml.js").stat().st_size > 100_000
+    assert list((site / "javascripts" / "mathjax" / "output" / "chtml" / "fonts" / "woff-v2").glob("*.woff"))
+    index = (site / "index.html").read_text()
+    assert 'src="javascripts/mathjax/tex-mml-chtml.js"' in index
+
+
+class _Table(HTMLParser):
+    """Rows (lists of cell texts) of the first <table>."""
+
+    def __init__(self):
+        super().__init__()
+        self.rows, self._cell, self._tables = [], None, 0
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "table":
+            self._tables += 1
+        elif tag == "tr" and self._tables == 1:
+            self.rows.append([])
+        elif tag in ("td", "th") and self._tables == 1:
+            self._cell = ""
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th") and self._cell is not None:
+            self.rows[-1].append(self._cell.strip())
+            self._cell = None
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell += data
+
+
+def test_results_table_is_every_recorded_run(built):
+    parser = _Table()
+    parser.feed((Path(built["site"]) / "results" / "index.html").read_text())
+    header, *rows = parser.rows
+    assert header[:5] == ["Chapter", "Experiment", "Steps", "Train loss", "Val loss"]
+    fmt = lambda v: "—" if v is None else f"{v:.4f}"
+    expected = []
+    for source in CHAPTERS:
+        for rec in chapter_exec.records(executed_notebook(built, source), report.RUN_MIME):
+            expected.append([source.stem, rec["experiment"], f"{rec['steps']:,}", fmt(rec["train"]),
+                             fmt(rec["val"]), fmt(rec["lecture_train"]), fmt(rec["lecture_val"])])
+    assert rows == expected
+    assert any(r[1] for r in rows) or not expected
+
+
+def test_solution_cells_are_folded(built):
+    for source in CHAPTERS:
+        tagged = [c for c in jupytext.read(source).cells if "solution" in c.metadata.get("tags", [])]
+        page = chapter_page(built, source)
+        folded = re.findall(r'<details class="success solution"><summary>Solution</summary>(.*?)</details>', page, re.S)
+        assert sum(block.count("celltag_solution\" id=") for block in folded) == len(tagged), source.name
+        assert "<details" not in page or folded
+
+
+def test_a_rebuild_with_nothing_changed_executes_nothing(built, tmp_path):
+    start = time.perf_counter()
+    proc = mkdocs_build(ROOT / "mkdocs.yml", tmp_path / "site", Path(built["cache"]))
+    print(f"warm rebuild: {time.perf_counter() - start:.1f} s")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "executing" not in proc.stderr
+    for source in CHAPTERS:
+        assert (tmp_path / "site" / "chapters" / source.stem / "index.html").is_file()
+
+
+# ---------------------------------------------------------------- failing loudly
+
+BROKEN = '''# %% [markdown]
+# # A chapter that breaks
+
+# %%
+from makemore_lib import report, settings
+S = settings.load()
+report.show_stamp(S)
+
+# %%
+numerator = 1
+ratio = numerator / 0
+'''
+
+
+def test_a_raising_cell_fails_the_build_naming_chapter_and_cell(tmp_path):
+    (tmp_path / "chapters").mkdir()
+    (tmp_path / "chapters" / "01_data.py").write_text(BROKEN)
+    shutil.copy(ROOT / "mkdocs.yml", tmp_path / "mkdocs.yml")
+    (tmp_path / "docs").symlink_to(ROOT / "docs")
+    proc = mkdocs_build(tmp_path / "mkdocs.yml", tmp_path / "site", tmp_path / "cache")
+    assert proc.returncode != 0
+    error = [line for line in proc.stderr.splitlines() if line.startswith("ERROR")]
+    assert len(error) == 1, proc.stderr
+    assert "chapters/01_data.py" in error[0] and "cell 3, line 9" in error[0], error[0]
+    assert "`numerator = 1`" in error[0] and "ZeroDivisionError: division by zero" in error[0]
+    assert not (tmp_path / "site" / "chapters").exists()
+    assert not list((tmp_path / "cache").rglob("*.ipynb"))
+
+
+# ---------------------------------------------------------------- the cache key
+
+@pytest.fixture
+def inputs(tmp_path):
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    (lib / "a.py").write_text("A = 1\n")
+    data = tmp_path / "names.txt"
+    data.write_text("emma\nolivia\n")
+    source = tmp_path / "01_x.py"
+    source.write_text("# %%\nprint(1)\n")
+    return source, lib, data
+
+
+def test_cache_key_is_stable_when_nothing_changes(inputs):
+    source, lib, data = inputs
+    assert chapter_exec.cache_key(source, lib, data, True) == chapter_exec.cache_key(source, lib, data, True)
+
+
+@pytest.mark.parametrize("change", ["source", "library", "new library module", "data", "mode"])
+def test_cache_key_changes_with_each_input(inputs, change):
+    source, lib, data = inputs
+    before = chapter_exec.cache_key(source, lib, data, True)
+    quick = True
+    if change == "source":
+        source.write_text("# %%\nprint(2)\n")
+    elif change == "library":
+        (lib / "a.py").write_text("A = 2\n")
+    elif change == "new library module":
+        (lib / "b.py").write_text("")
+    elif change == "data":
+        data.write_text("emma\nolivia\nava\n")
+    else:
+        quick = False
+    assert chapter_exec.cache_key(source, lib, data, quick) != before
+
+
+def test_interrupted_write_leaves_nothing_a_lookup_uses(tmp_path, monkeypatch):
+    target = tmp_path / "01_x.quick.abc.ipynb"
+
+    def crash(src, dst):
+        raise KeyboardInterrupt  # the build is stopped between writing and renaming
+
+    monkeypatch.setattr(chapter_exec.os, "replace", crash)
+    with pytest.raises(KeyboardInterrupt):
+        chapter_exec.write_atomic(target, nbformat.writes(nbformat.v4.new_notebook()))
+    assert list(tmp_path.iterdir()) == []
+    target.write_text('{"cells": [')  # a truncated entry written by something else
+    assert chapter_exec.load_cached(target) is None
+
+
+def test_execution_cache_ignores_leftover_temp_files_and_hits_afterwards(inputs, tmp_path):
+    source, _, _ = inputs
+    source.write_text("# %%\nimport os\nprint('quick is', os.environ['MAKEMORE_QUICK'])\n")
+    lib = Path(report.__file__).parent
+    data = ROOT / "data" / "names.txt"
+    cache = tmp_path / "cache"
+    target = chapter_exec.cache_path(cache, source, chapter_exec.cache_key(source, lib, data, True), True)
+    cache.mkdir()
+    # a complete-looking notebook left as a temp file by an interrupted write: never read
+    leftover = cache / f".{target.name}.x1y2.tmp"
+    stale = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print('stale')")])
+    leftover.write_text(nbformat.writes(stale))
+    run = lambda: chapter_exec.execute_chapters([source], root=tmp_path, cache_dir=cache, lib_dir=lib,
+                                                data_path=data, quick=True)
+    assert run()[source] == target
+    nb = nbformat.read(target, as_version=4)
+    assert nb.cells[0].outputs[0]["text"] == "quick is 1\n"
+    written = target.stat().st_mtime_ns
+    run()  # nothing changed: served from the cache, not executed again
+    assert target.stat().st_mtime_ns == written
+
+
+# ---------------------------------------------------------------- page notebook pieces
+
+@pytest.mark.parametrize("tag,fetches", [
+    ('<script src="https://cdn.example.org/mathjax.js"></script>', True),
+    ('<link rel="stylesheet" href="//fonts.example.com/css">', True),
+    ('<img alt="" src="http://example.org/a.png">', True),
+    ('const m = (await import("https://cdnjs.example.com/mermaid.mjs"))', True),
+    ('<script src="../javascripts/mathjax/tex-mml-chtml.js"></script>', False),
+    ('<link rel="canonical" href="https://example.org/chapters/02_init/">', False),
+    ('<link rel="stylesheet" href="http://127.0.0.1:8000/x.css">', False),
+    ('<a href="https://github.com/karpathy/makemore">makemore</a>', False),
+])
+def test_external_fetch_pattern(tag, fetches):
+    assert bool(book.EXTERNAL.search(tag)) == fetches
+
+
+def test_fold_solutions_wraps_each_run_of_solution_cells():
+    cells = [nbformat.v4.new_markdown_cell("exercise"),
+             nbformat.v4.new_code_cell("a = 1", metadata={"tags": ["solution"]}),
+             nbformat.v4.new_code_cell("b = 2", metadata={"tags": ["solution"]}),
+             nbformat.v4.new_code_cell("check()"),
+             nbformat.v4.new_code_cell("c = 3", metadata={"tags": ["solution"]})]
+    folded = book.fold_solutions(cells)
+    kinds = [c.source if c.cell_type == "raw" else c.cell_type for c in folded]
+    opening = '<details class="success solution"><summary>Solution</summary>'
+    assert kinds == ["markdown", opening, "code", "code", "</details>", "code", opening, "code", "</details>"]

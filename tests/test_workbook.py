@@ -1,0 +1,156 @@
+"""The workbook generator (docs/hooks/workbook.py) and the workbook of chapter 5: blank as generated,
+it runs to the end and reports every exercise unfilled; the chapter itself reports every gradient matching."""
+import ast
+import importlib.util
+import re
+
+import pytest
+
+from conftest import REPO, run_python
+
+CHAPTER = REPO / "chapters" / "05_backprop.py"
+
+
+def load_workbook_module():
+    spec = importlib.util.spec_from_file_location("workbook", REPO / "docs" / "hooks" / "workbook.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+wb = load_workbook_module()
+
+EXAMPLE = '''# %% [markdown]
+# Exercise: compute dx = 2 * x.
+
+# %%
+x = 3.0  # given
+
+# %% tags=["solution"]
+dx = 2 * x  # (scalar)
+dy = (x
+      + 1)
+
+# %% tags=["solution"]
+def backward(x):
+    dz = x * 4
+    return [dz]
+
+# %% tags=["solution", "other"]
+da, db = 1, 2
+
+# %%
+print(dx, backward(x))
+'''
+
+EXPECTED = '''# %% [markdown]
+# Exercise: compute dx = 2 * x.
+
+# %%
+x = 3.0  # given
+
+# %% tags=["solution"]
+dx = ...  # TODO  # (scalar)
+dy = ...  # TODO
+
+# %% tags=["solution"]
+def backward(x):
+    dz = ...  # TODO
+    return [dz]
+
+# %% tags=["solution", "other"]
+da, db = ..., ...  # TODO
+
+# %%
+print(dx, backward(x))
+'''
+
+
+def test_a_marked_cell_is_blanked_and_everything_else_kept():
+    assert wb.make_workbook(EXAMPLE) == EXPECTED
+
+
+def test_generating_twice_gives_the_same_text_and_a_workbook_is_its_own_workbook():
+    once = wb.make_workbook(EXAMPLE)
+    assert wb.make_workbook(EXAMPLE) == once
+    assert wb.make_workbook(once) == once
+
+
+def test_has_solutions():
+    assert wb.has_solutions(EXAMPLE)
+    assert not wb.has_solutions(EXAMPLE.replace('tags=["solution"', 'tags=["exercise"'))
+    assert not wb.has_solutions("# %% [markdown] tags=[\"solution\"]\n# text\n")
+
+
+def test_unmarked_code_with_assignments_is_untouched():
+    text = "# %%\na = 1\n\n# %% tags=[\"hide\"]\nb = 2\n"
+    assert wb.make_workbook(text) == text
+
+
+def test_a_solution_that_cannot_be_blanked_fails_loudly_naming_its_line():
+    with pytest.raises(wb.WorkbookError, match="line 3: a solution may only assign to names"):
+        wb.make_workbook('# %% tags=["solution"]\nx = [0]\nx[0] = 1\n')
+    with pytest.raises(wb.WorkbookError, match="own line"):
+        wb.make_workbook('# %% tags=["solution"]\nx = 1; y = 2\n')
+
+
+def test_line_endings_are_kept():
+    text = '# %% tags=["solution"]\r\ndx = 2  # (1,)\r\n# %%\r\nprint(1)\r\n'
+    assert wb.make_workbook(text) == '# %% tags=["solution"]\r\ndx = ...  # TODO  # (1,)\r\n# %%\r\nprint(1)\r\n'
+
+
+def solution_cells(text):
+    cells = re.split(r"^(# %%.*)$", text, flags=re.M)
+    return [body for header, body in zip(cells[1::2], cells[2::2]) if "solution" in header]
+
+
+def test_every_solution_line_of_chapter_5_is_blanked():
+    source = CHAPTER.read_text(encoding="utf-8")
+    workbook = wb.make_workbook(source)
+    cells = solution_cells(workbook)
+    assert len(cells) == len(solution_cells(source)) >= 7
+    assigned = 0
+    for body in cells:
+        for node in ast.walk(ast.parse(body)):
+            if isinstance(node, ast.Assign):
+                assigned += 1
+                assert isinstance(node.value, ast.Constant) and node.value.value is Ellipsis, ast.unparse(node)
+    assert assigned >= 40
+    # outside the solution cells the workbook is the chapter, byte for byte
+    strip = lambda t: re.sub(r'(# %% tags=\["solution"\]\n)(.*?)(?=^# %%)', r"\1", t, flags=re.M | re.S)
+    assert strip(workbook) == strip(source)
+
+
+SUMMARY = re.compile(r"^exercise (.+?): (\d+) gradients?: (\d+) exact, (\d+) approximate, (\d+) wrong, "
+                     r"(\d+) not yet written$", re.M)
+
+
+def run_quick(path, tmp_path):
+    r = run_python([str(path)], {"MAKEMORE_QUICK": "1", "MAKEMORE_FIGURES": str(tmp_path / "figures")},
+                   cwd=tmp_path, timeout=600)
+    tail = "\n".join((r.stdout + r.stderr).splitlines()[-20:])
+    assert r.returncode == 0 and "Traceback" not in r.stderr, f"{path.name} failed:\n{tail}"
+    return r.stdout
+
+
+def test_the_blank_workbook_runs_to_the_end_and_reports_every_exercise_unfilled(tmp_path):
+    path = tmp_path / "05_backprop_workbook.py"
+    path.write_text(wb.make_workbook(CHAPTER.read_text(encoding="utf-8")), encoding="utf-8")
+    out = run_quick(path, tmp_path)
+    summaries = SUMMARY.findall(out)
+    assert [s[0] for s in summaries] == ["1", "2", "3"]
+    for exercise, total, exact, approx, wrong, missing in summaries:
+        assert (exact, approx, wrong) == ("0", "0", "0") and missing == total, exercise
+    assert summaries[0][1] == "26"
+    assert "waiting for a backward pass" in out and "nothing was trained" in out
+    assert "exercise 4: no gradients to check yet" in out
+    assert "Python loop:" in out                       # the cells after exercise 4 ran too
+
+
+def test_the_chapter_itself_reports_every_gradient_matching(tmp_path):
+    out = run_quick(CHAPTER, tmp_path)
+    summaries = SUMMARY.findall(out)
+    assert [s[0] for s in summaries] == ["1", "2", "3", "4, step 0", "4, step 1", "4, step 2"]
+    for exercise, total, exact, approx, wrong, missing in summaries:
+        assert (wrong, missing) == ("0", "0") and int(exact) + int(approx) == int(total), exercise
+    assert "waiting for a backward pass" not in out and "trained 2,000 steps with the manual backward pass" in out
