@@ -20,16 +20,12 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
-from .errors import MakemoreError, TrainingDiverged
+from .errors import GradientShapeError
 from .models import TANH_GAIN
-from .train import TrainResult, _progress, flatten_parameters, lr_schedule
+from .train import TrainResult, finite_loss, flatten_parameters, lr_schedule, minibatch_indices, progress
 
 PARAM_NAMES = ("C", "W1", "b1", "W2", "b2", "bngain", "bnbias")
 BN_EPS = 1e-5
-
-
-class GradientShapeError(MakemoreError):
-    """A manual gradient does not have its parameter's shape."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -299,8 +295,8 @@ def train_manual(net: BackpropMLP, Xtr, Ytr, steps: int, generator: torch.Genera
     flat, _ = flatten_parameters(params)             # train.train's one-buffer update; P stays valid
     net.train()
     result = ManualTrainResult(steps=steps, lossi=[])
-    ix_all = torch.randint(0, Xtr.shape[0], (steps, batch_size), generator=generator)  # (steps, batch_size)
-    bar = _progress(steps, desc)
+    ix_all = minibatch_indices(Xtr.shape[0], steps, batch_size, generator)  # (steps, batch_size)
+    bar = progress(steps, desc)
     start = time.perf_counter()
     for i in range(steps):
         ix = ix_all[i]
@@ -316,10 +312,7 @@ def train_manual(net: BackpropMLP, Xtr, Ytr, steps: int, generator: torch.Genera
         if i < check_steps:
             expected = autograd_gradients(P, Xb, Yb)
             result.checks.append([compare_grad(n, g, e) for n, g, e in zip(PARAM_NAMES, grads, expected)])
-        lossv = cache["loss"].item()
-        if not math.isfinite(lossv):
-            raise TrainingDiverged(f"{desc}: loss is {lossv} at step {i} of {steps}; "
-                                   f"check the manual gradients against autograd")
+        lossv = finite_loss(cache["loss"], i, steps, desc, "check the manual gradients against autograd")
         flat += -lr(i) * torch.cat([d.reshape(-1) for d in grads])     # p.data += -lr * grad, all at once
         result.lossi.append(math.log10(lossv))
         if bar is not None and i % 200 == 0:

@@ -19,3 +19,7 @@ class TrainingDiverged(MakemoreError):
 
 class BatchTooSmall(MakemoreError, ValueError):
     """BatchNorm in training mode was given a batch of one."""
+
+
+class GradientShapeError(MakemoreError):
+    """A manual gradient does not have its parameter's shape."""

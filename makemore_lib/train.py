@@ -45,7 +45,7 @@ def lr_schedule(lr: float = 0.1, lr_after: float = 0.01, decay_step: int | None 
     return lambda i: lr if decay_step is None or i < decay_step else lr_after
 
 
-def _progress(total: int, desc: str):
+def progress(total: int, desc: str):
     """A tqdm bar on an interactive terminal only: none under pytest, in a page, or in a pipe."""
     if not sys.stderr.isatty() or "ipykernel" in sys.modules:
         return None
@@ -66,8 +66,8 @@ def train(model, Xtr, Ytr, steps: int, generator: torch.Generator, lr=lr_schedul
     named = [(n, p) for n, p in model.named_parameters()]
     model.train()
     result = TrainResult(steps=steps, lossi=[], ud_names=[n for n, _ in named])
-    ix_all = torch.randint(0, Xtr.shape[0], (steps, batch_size), generator=generator)  # (steps, batch_size)
-    bar = _progress(steps, desc)
+    ix_all = minibatch_indices(Xtr.shape[0], steps, batch_size, generator)  # (steps, batch_size)
+    bar = progress(steps, desc)
     start = time.perf_counter()
     for i in range(steps):
         ix = ix_all[i]
@@ -76,10 +76,7 @@ def train(model, Xtr, Ytr, steps: int, generator: torch.Generator, lr=lr_schedul
         loss = F.cross_entropy(logits, Yb)
         flat_grad.zero_()
         loss.backward()                               # accumulates into the views of flat_grad
-        lossv = loss.item()
-        if not math.isfinite(lossv):
-            raise TrainingDiverged(f"{desc}: loss is {lossv} at step {i} of {steps}; "
-                                   f"lower the learning rate or check the initialisation")
+        lossv = finite_loss(loss, i, steps, desc, "lower the learning rate or check the initialisation")
         lri = lr(i)
         with torch.no_grad():
             flat += -lri * flat_grad                  # p.data += -lr * p.grad, for every p at once
@@ -95,6 +92,20 @@ def train(model, Xtr, Ytr, steps: int, generator: torch.Generator, lr=lr_schedul
     if bar is not None:
         bar.close()
     return result
+
+
+def minibatch_indices(n: int, steps: int, batch_size: int, generator: torch.Generator) -> torch.Tensor:
+    """(steps, batch_size) indices into n examples: row i is exactly what the lecture's
+    `torch.randint(0, n, (batch_size,), generator=g)` draws at step i."""
+    return torch.randint(0, n, (steps, batch_size), generator=generator)
+
+
+def finite_loss(loss: torch.Tensor, step: int, steps: int, desc: str, hint: str) -> float:
+    """The loss as a float; TrainingDiverged naming the step if it is NaN or infinite."""
+    lossv = loss.item()
+    if not math.isfinite(lossv):
+        raise TrainingDiverged(f"{desc}: loss is {lossv} at step {step} of {steps}; {hint}")
+    return lossv
 
 
 def flatten_parameters(params) -> tuple[torch.Tensor, torch.Tensor]:
