@@ -11,7 +11,6 @@
 import ast
 import collections
 import importlib.util
-import inspect
 import math
 
 import torch
@@ -127,7 +126,7 @@ print(f"distinct dev names that also occur in train: {overlap:,} of {len(set(dev
 # the library's function that does it:
 
 # %%
-print(inspect.getsource(data.build_dataset))
+report.show_source(data.build_dataset)
 
 # %% [markdown]
 # The first two names of the file, as the model will see them:

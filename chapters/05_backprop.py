@@ -28,7 +28,6 @@
 # turn to "yes" as you fill them in.
 
 # %%
-import inspect
 import math
 import timeit
 
@@ -61,7 +60,7 @@ print(f"mode: {S.mode}; exercise 4 trains for {S.max_steps:,} steps, batch 32, "
 # PyTorch's global generator:
 
 # %%
-report.show_markdown("```python\n" + inspect.getsource(backprop.BackpropMLP.__init__) + "```")
+report.show_source(backprop.BackpropMLP.__init__)
 
 # %%
 n_embd, block_size, n_hidden, vocab_size = 10, D.block_size, 64, D.vocab_size
@@ -462,7 +461,7 @@ for m in (4, 32, 256):
 # autograd for the same gradients and keeps the comparison.
 
 # %%
-report.show_markdown("```python\n" + inspect.getsource(backprop.train_manual) + "```")
+report.show_source(backprop.train_manual)
 
 # %% [markdown]
 # **Exercise 4.** Write `manual_backward`: from the forward pass's tensors (the same names
@@ -550,7 +549,7 @@ print(", ".join(names))
 # with its formula in the docstring, composed as:
 
 # %%
-report.show_markdown("```python\n" + inspect.getsource(backprop.backward) + "```")
+report.show_source(backprop.backward)
 
 # %% [markdown]
 # The lecture's own manual loop ran about three times slower than autograd, and the cause

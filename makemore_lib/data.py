@@ -14,14 +14,14 @@ from pathlib import Path
 import torch
 
 from .errors import DataError
-from .settings import SPLIT_SEED
+from .settings import DATA_HINT, SPLIT_SEED
 
 BOUNDARY = "."  # start and end of every word
 
 
 def load_words(path: str | Path) -> list[str]:
     path = Path(path)
-    hint = "set MAKEMORE_DATA (or --data) to a UTF-8 file with one word per line"
+    hint = DATA_HINT
     try:
         raw = path.read_bytes()
     except FileNotFoundError:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from .errors import MakemoreError, SettingsError
+from .errors import DataError, MakemoreError, SettingsError
 
 SEED = 2147483647        # torch.Generator seed for parameters and minibatches (the lecture's)
 SAMPLE_SEED = SEED + 10  # the lecture samples names from a second generator
@@ -28,6 +28,7 @@ QUICK_STEPS = 2_000      # quick mode: every training run, whatever its full len
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = REPO_ROOT / "data" / "names.txt"
+DATA_HINT = "set MAKEMORE_DATA (or --data) to a UTF-8 file with one word per line"
 
 
 @dataclass(frozen=True)
@@ -86,8 +87,12 @@ def load(argv: list[str] | None = None) -> Settings:
                                       (sys.argv[1:] if argv is None else argv))
     data = args.data or os.environ.get("MAKEMORE_DATA") or DEFAULT_DATA
     quick = args.quick or _env_flag("MAKEMORE_QUICK")
+    path = Path(data).expanduser().resolve()
+    if not path.is_file():
+        problem = "is a directory, not a file" if path.is_dir() else "file not found"
+        raise DataError(f"{path}: {problem}; {DATA_HINT}")
     configure_torch()
-    return Settings(quick=quick, data_path=Path(data).expanduser().resolve())
+    return Settings(quick=quick, data_path=path)
 
 
 def configure_torch() -> None:

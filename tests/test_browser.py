@@ -15,7 +15,6 @@ import threading
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
-import nbformat
 import pytest
 
 from test_site import CHAPTERS, executed_notebook, site_build
