@@ -356,7 +356,7 @@ for init, (model, result) in runs.items():
     tr = train.split_loss(model, D.Xtr, D.Ytr)
     va = train.split_loss(model, D.Xdev, D.Ydev)
     report.record_run(lecture.RESULTS[key][0], result.steps, tr, va, key=key)
-    rows.append([init, 10 ** result.lossi[0], tr, va, lecture.RESULTS[key][1], lecture.RESULTS[key][2]])
+    rows.append([init, 10 ** result.lossi[0], tr, va, str(lecture.RESULTS[key][1]), str(lecture.RESULTS[key][2])])
 report.show_table(["init", "loss at step 0", "train", "val", "lecture train", "lecture val"], rows)
 if S.quick:
     print(f"quick mode: {S.max_steps:,} steps per run, far from converged; run with MAKEMORE_QUICK=0 "

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 
 from .errors import GradientShapeError
 from .models import TANH_GAIN
-from .train import TrainResult, finite_loss, flatten_parameters, lr_schedule, minibatch_indices, progress
+from .train import TrainResult, finite_loss, flatten_parameters, lr_schedule, minibatches
 
 PARAM_NAMES = ("C", "W1", "b1", "W2", "b2", "bngain", "bnbias")
 BN_EPS = 1e-5
@@ -295,12 +295,8 @@ def train_manual(net: BackpropMLP, Xtr, Ytr, steps: int, generator: torch.Genera
     flat, _ = flatten_parameters(params)             # train.train's one-buffer update; P stays valid
     net.train()
     result = ManualTrainResult(steps=steps, lossi=[])
-    ix_all = minibatch_indices(Xtr.shape[0], steps, batch_size, generator)  # (steps, batch_size)
-    bar = progress(steps, desc)
     start = time.perf_counter()
-    for i in range(steps):
-        ix = ix_all[i]
-        Xb, Yb = Xtr[ix], Ytr[ix]                     # (batch_size, block_size), (batch_size,)
+    for i, Xb, Yb in minibatches(Xtr, Ytr, steps, batch_size, generator, desc):
         cache = forward(P, Xb, Yb)
         grads = backward(Xb=Xb, Yb=Yb, **P, **cache)
         if i == 0:
@@ -315,11 +311,7 @@ def train_manual(net: BackpropMLP, Xtr, Ytr, steps: int, generator: torch.Genera
         lossv = finite_loss(cache["loss"], i, steps, desc, "check the manual gradients against autograd")
         flat += -lr(i) * torch.cat([d.reshape(-1) for d in grads])     # p.data += -lr * grad, all at once
         result.lossi.append(math.log10(lossv))
-        if bar is not None and i % 200 == 0:
-            bar.update(min(200, steps - i))
     result.seconds = time.perf_counter() - start
-    if bar is not None:
-        bar.close()
     return result
 
 

@@ -62,7 +62,7 @@ def run_record(experiment: str, steps: int, train_loss: float, val_loss: float, 
 def record_run(experiment: str, steps: int, train_loss: float, val_loss: float, key: str | None = None) -> dict:
     """Show one run's train/val loss (beside the lecture's, when `key` names one) and record it."""
     rec = run_record(experiment, steps, train_loss, val_loss, key)
-    lect = (f"; lecture: train {rec['lecture_train']:.4f}, val {rec['lecture_val']:.4f}"
+    lect = (f"; lecture: train {rec['lecture_train']}, val {rec['lecture_val']}"
             if key else "")
     text = f"**{experiment}** ({steps:,} steps): train {train_loss:.4f}, val {val_loss:.4f}{lect}"
     show_markdown(text, {RUN_MIME: rec})

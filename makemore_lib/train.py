@@ -66,12 +66,8 @@ def train(model, Xtr, Ytr, steps: int, generator: torch.Generator, lr=lr_schedul
     named = [(n, p) for n, p in model.named_parameters()]
     model.train()
     result = TrainResult(steps=steps, lossi=[], ud_names=[n for n, _ in named])
-    ix_all = minibatch_indices(Xtr.shape[0], steps, batch_size, generator)  # (steps, batch_size)
-    bar = progress(steps, desc)
     start = time.perf_counter()
-    for i in range(steps):
-        ix = ix_all[i]
-        Xb, Yb = Xtr[ix], Ytr[ix]                     # (batch_size, block_size), (batch_size,)
+    for i, Xb, Yb in minibatches(Xtr, Ytr, steps, batch_size, generator, desc):
         logits = model(Xb)
         loss = F.cross_entropy(logits, Yb)
         flat_grad.zero_()
@@ -86,18 +82,27 @@ def train(model, Xtr, Ytr, steps: int, generator: torch.Generator, lr=lr_schedul
         result.lossi.append(math.log10(lossv))
         if log_every and (i % log_every == 0 or i == steps - 1):
             print(f"{i:7d}/{steps:7d}: {lossv:.4f}")
-        if bar is not None and i % 200 == 0:
-            bar.update(min(200, steps - i))
     result.seconds = time.perf_counter() - start
-    if bar is not None:
-        bar.close()
     return result
 
 
-def minibatch_indices(n: int, steps: int, batch_size: int, generator: torch.Generator) -> torch.Tensor:
-    """(steps, batch_size) indices into n examples: row i is exactly what the lecture's
-    `torch.randint(0, n, (batch_size,), generator=g)` draws at step i."""
-    return torch.randint(0, n, (steps, batch_size), generator=generator)
+def minibatches(Xtr, Ytr, steps: int, batch_size: int, generator: torch.Generator, desc: str):
+    """Yield (i, Xb, Yb) for every step: the lecture's minibatches, with a progress bar on a terminal.
+
+    All indices are drawn up front; row i is exactly what the lecture's per-step
+    `torch.randint(0, N, (batch_size,), generator=g)` draws at step i.
+    """
+    ix_all = torch.randint(0, Xtr.shape[0], (steps, batch_size), generator=generator)  # (steps, batch_size)
+    bar = progress(steps, desc)
+    try:
+        for i in range(steps):
+            ix = ix_all[i]
+            yield i, Xtr[ix], Ytr[ix]                 # (batch_size, block_size), (batch_size,)
+            if bar is not None and i % 200 == 0:
+                bar.update(min(200, steps - i))
+    finally:
+        if bar is not None:
+            bar.close()
 
 
 def finite_loss(loss: torch.Tensor, step: int, steps: int, desc: str, hint: str) -> float:

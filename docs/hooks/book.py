@@ -252,13 +252,14 @@ def on_page_markdown(markdown_text, page, config, files):
 def results_table() -> str:
     """Every run the chapters recorded in this build, beside the lecture's numbers."""
     fmt = lambda v: "—" if v is None else f"{v:.4f}"
+    as_published = lambda v: "—" if v is None else str(v)  # the lecture's own precision (2.07, not 2.0700)
     rows = ["| Chapter | Experiment | Steps | Train loss | Val loss | Lecture train | Lecture val |",
             "|---|---|--:|--:|--:|--:|--:|"]
     for chapter in BOOK.chapters:
         for run in chapter.runs:
             rows.append(f"| [{chapter.stem}]({chapter.page_uri}) | {run['experiment']} | {run['steps']:,} "
                         f"| {fmt(run['train'])} | {fmt(run['val'])} "
-                        f"| {fmt(run.get('lecture_train'))} | {fmt(run.get('lecture_val'))} |")
+                        f"| {as_published(run.get('lecture_train'))} | {as_published(run.get('lecture_val'))} |")
     if len(rows) == 2:
         return "*No chapter recorded a training run in this build.*"
     mode = BOOK.settings.mode

@@ -1,7 +1,7 @@
 """Execute the chapters (`chapters/NN_slug.py`) as notebooks, with a cache that cannot go stale.
 
 A chapter's executed notebook is a function of: its own source, every module of
-makemore_lib, the bytes of the data file, the mode (quick/full), the torch, matplotlib and
+makemore_lib, the scripts in data/, the bytes of the data file, the mode (quick/full), the torch, matplotlib and
 Python versions, and this file. The cache key hashes all of them, so an entry is reused
 exactly when none changed. Entries are written to a temporary file and renamed into place,
 so a build interrupted mid-write leaves no entry behind, only a temp file no lookup reads.
@@ -63,6 +63,8 @@ def cache_key(source: Path, lib_dir: Path, data_path: Path, quick: bool) -> str:
     add("chapter", Path(source).read_bytes())
     for module in sorted(Path(lib_dir).glob("*.py")):
         add(f"lib/{module.name}", module.read_bytes())
+    for script in sorted((Path(lib_dir).parent / "data").glob("*.py")):  # chapter 1 reads make_names.py
+        add(f"data/{script.name}", script.read_bytes())
     add("data", Path(data_path).read_bytes())
     add("mode", b"quick" if quick else b"full")
     add("versions", _versions().encode())
