@@ -58,8 +58,8 @@ print(f"examples of names listed twice: {twice[:6]}")
 #
 # The model sees characters, so what matters is which characters occur and how long a name
 # is: a long name contributes many training examples, and every name contributes exactly
-# one "end of name" example. The SSA records hold names of 2 to 15 characters, so a longer
-# name arrives cut off at 15.
+# one "end of name" example. (The SSA's files cut names at 15 characters, which the maximum
+# below shows for the embedded list.)
 
 # %%
 alphabet = sorted(set("".join(words)))
