@@ -18,11 +18,14 @@ setup: $(SETUP_STAMP)
 
 # torch first, pinned to the CPU wheel: anything installed after it that depends on torch
 # finds it satisfied and never pulls a CUDA build.
-$(SETUP_STAMP): pyproject.toml
+# The Jupyter kernel "makemore-notes" runs the venv's python: Jupyter, VS Code and
+# `jupytext --execute` find it (jupytext picks the kernel whose python is the one running it).
+$(SETUP_STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet torch==2.13.0
 	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m ipykernel install --sys-prefix --name makemore-notes --display-name "Python (makemore-notes)" > /dev/null
 	touch $@
 
 chapters: setup
@@ -30,8 +33,15 @@ chapters: setup
 	  echo "== $$f"; MAKEMORE_QUICK=$(QUICK) $(PY) $$f || exit 1; \
 	done
 
+# then the gradient checks again with other CPU kernels: torch picks float32 kernels by the
+# CPU's vector instructions, and a gradient verdict must not depend on which machine ran it
+KERNEL_SETS := default avx2
 test: setup browser-deps
 	$(PY) -m pytest -n 2
+	@for cap in $(KERNEL_SETS); do \
+	  echo "== gradient checks again with ATEN_CPU_CAPABILITY=$$cap"; \
+	  ATEN_CPU_CAPABILITY=$$cap $(PY) -m pytest -n 2 -q -m gradcheck || exit 1; \
+	done
 
 # Debian's Chromium for tests/test_browser.py (driven by the playwright package, never
 # `playwright install`). Installs as root; otherwise says how, and the browser test skips

@@ -202,7 +202,26 @@ def autograd_gradients(P: dict, Xb, Yb) -> list:
 # ---------------------------------------------------------------------------------------------
 # comparing with autograd
 
-CHECK_HEADER = ["name", "exact", "approximate", "max difference"]
+CHECK_HEADER = ["name", "exact", "approximate", "max difference", "tolerance"]
+TOLERANCE_ULPS = 64   # the relative part of the tolerance, in units of the dtype's machine epsilon
+
+
+def tolerance(grad: torch.Tensor) -> float:
+    """How far a correct manual gradient may differ from autograd's, in its largest entry:
+
+        tol = eps * (1 + 64 * max|grad|)
+
+    eps is the dtype's machine epsilon (2^-23 for float32, 2^-52 for float64), the relative
+    size of one rounding step. Two correct ways of computing the same gradient round in
+    different places (a fused kernel, another summation order, another CPU's vector width),
+    and each rounding is relative to the size of the numbers involved: so the tolerance grows
+    with the gradient's largest entry (64 rounding steps of it), plus one rounding step of a
+    loss of size 1 for gradients that are zero in exact arithmetic and left with rounding
+    noise (b1's, in front of BatchNorm). A wrong formula, a missing term or a sign error
+    moves an entry by about its own size, millions of rounding steps.
+    """
+    eps = torch.finfo(grad.dtype).eps
+    return eps * (1 + TOLERANCE_ULPS * grad.abs().max().item()) if grad.numel() else eps
 
 
 @dataclass
@@ -212,6 +231,7 @@ class GradCheck:
     status: str
     maxdiff: float | None = None
     detail: str = ""
+    tol: float | None = None
 
     @property
     def ok(self) -> bool:
@@ -219,29 +239,33 @@ class GradCheck:
 
     def row(self) -> list[str]:
         if self.status == "not yet":
-            return [self.name, "not yet", "not yet", ""]
+            return [self.name, "not yet", "not yet", "", ""]
         if self.status == "shape":
-            return [self.name, "no: " + self.detail, "no", ""]
+            return [self.name, "no: " + self.detail, "no", "", ""]
         diff = "0" if self.maxdiff == 0 else f"{self.maxdiff:.1e}"
         return [self.name, "yes" if self.status == "exact" else "no",
-                "yes" if self.ok else "no", diff]
+                "yes" if self.ok else "no", diff, f"{self.tol:.1e}"]
 
 
 def compare_grad(name: str, dt, grad: torch.Tensor) -> GradCheck:
-    """The lecture's cmp, strict about shapes: exact means torch.equal; approximate means
-    torch.allclose (rtol 1e-5, atol 1e-8); a shape that differs fails even where broadcasting
-    would hide it (a (64,) gradient for a (1, 64) tensor: nn-zero-to-hero issue #59).
-    An unfilled gradient (`...`) is reported as "not yet"."""
+    """The lecture's cmp, with a verdict that means the same on every CPU.
+
+    exact: bit for bit equal (torch.equal). approximate: max |dt - grad| <= tolerance(grad),
+    float rounding and nothing else. wrong: anything larger. A shape that differs fails even
+    where broadcasting would hide it (a (64,) gradient for a (1, 64) tensor: nn-zero-to-hero
+    issue #59). An unfilled gradient (`...`) is reported as "not yet".
+    """
     if dt is Ellipsis:
         return GradCheck(name, "not yet")
     if not isinstance(dt, torch.Tensor):
         return GradCheck(name, "shape", detail=f"a {type(dt).__name__}, not a tensor")
     if dt.shape != grad.shape:
         return GradCheck(name, "shape", detail=f"shape {tuple(dt.shape)}, expected {tuple(grad.shape)}")
-    maxdiff = (dt - grad).abs().max().item()
+    tol = tolerance(grad)
     if torch.equal(dt, grad):
-        return GradCheck(name, "exact", maxdiff)
-    return GradCheck(name, "approximate" if torch.allclose(dt, grad) else "wrong", maxdiff)
+        return GradCheck(name, "exact", 0.0, tol=tol)
+    maxdiff = (dt.to(grad.dtype) - grad).abs().max().item()
+    return GradCheck(name, "approximate" if maxdiff <= tol else "wrong", maxdiff, tol=tol)
 
 
 def compare(name: str, dt, t: torch.Tensor) -> GradCheck:

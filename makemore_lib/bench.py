@@ -53,7 +53,8 @@ def measure(D, rounds: int, steps: int) -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m makemore_lib.bench", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m makemore_lib.bench", description=__doc__.splitlines()[0],
+                                     allow_abbrev=False)
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--steps", type=int, default=300)
     args, rest = parser.parse_known_args(sys.argv[1:] if argv is None else argv)

@@ -1,8 +1,9 @@
 """Words, vocabulary, the train/val/test split and the context windows.
 
-    words = load_words(path)                    # one word per line, stripped, blanks skipped
+    words = load_words(path)                    # one word per line, stripped, blanks and a BOM skipped
     stoi, itos = build_vocab(words)             # '.' is index 0, then the file's own characters
     train, val, test = split_words(words)       # random.seed(42) shuffle, 80/10/10
+    check_split_sizes(path, train, val, test)   # every split has a word, train >= one batch of examples
     X, Y = build_dataset(train, block_size, stoi)   # X (N, block_size), Y (N,), int64
 """
 from __future__ import annotations
@@ -17,9 +18,14 @@ from .errors import DataError
 from .settings import DATA_HINT, SPLIT_SEED
 
 BOUNDARY = "."  # start and end of every word
+MIN_TRAIN_EXAMPLES = 32  # one minibatch of the lecture's batch size
+BOM = "\ufeff"  # a UTF-8 byte-order mark, written by some editors at the start of a file
 
 
 def load_words(path: str | Path) -> list[str]:
+    """One word per line, stripped of spaces and line ends (LF or CRLF); blank lines and a
+    leading byte-order mark are skipped. DataError if the file is missing, not UTF-8, has
+    no words, or a word contains the boundary character."""
     path = Path(path)
     hint = DATA_HINT
     try:
@@ -33,6 +39,7 @@ def load_words(path: str | Path) -> list[str]:
     except UnicodeDecodeError as e:
         line = raw[: e.start].count(b"\n") + 1
         raise DataError(f"{path}: not UTF-8 (bad byte at line {line}); {hint}") from None
+    text = text.removeprefix(BOM)
     words = [w.strip() for w in text.splitlines()]
     words = [w for w in words if w]
     if not words:
@@ -63,6 +70,29 @@ def split_words(words: list[str], seed: int = SPLIT_SEED) -> tuple[list[str], li
     random.Random(seed).shuffle(words)
     n1, n2 = int(0.8 * len(words)), int(0.9 * len(words))
     return words[:n1], words[n1:n2], words[n2:]
+
+
+def check_split_sizes(path: str | Path, train: list[str], dev: list[str], test: list[str]) -> None:
+    """DataError, naming the file and every split's size, unless each split has a word and
+    the training split has at least MIN_TRAIN_EXAMPLES context windows (one minibatch)."""
+    splits = {"train": train, "dev": dev, "test": test}
+    examples = {name: sum(len(w) + 1 for w in ws) for name, ws in splits.items()}
+    if all(splits.values()) and examples["train"] >= MIN_TRAIN_EXAMPLES:
+        return
+    plural = lambda n, unit: f"{n:,} {unit}" + ("" if n == 1 else "s")
+    sizes = ", ".join(f"{name} {plural(len(ws), 'word')} ({plural(examples[name], 'example')})"
+                      for name, ws in splits.items())
+    raise DataError(f"{path}: too few words for the 80/10/10 split: {sizes}; each split needs at "
+                    f"least 1 word and train at least {MIN_TRAIN_EXAMPLES} examples (one batch); "
+                    f"use a longer word list")
+
+
+def check_file(path: str | Path) -> list[str]:
+    """The words of `path`, after every check `load_splits` makes (see load_words and
+    check_split_sizes), without building any tensor."""
+    words = load_words(path)
+    check_split_sizes(path, *split_words(words))
+    return words
 
 
 def build_dataset(words: list[str], block_size: int, stoi: dict[str, int] | None = None):
@@ -108,9 +138,11 @@ class Splits:
 
 
 def load_splits(path: str | Path, block_size: int = 3) -> Splits:
+    """Words, vocabulary, split and windows of `path`; DataError first if any check fails."""
     words = load_words(path)
-    stoi, itos = build_vocab(words)
     train, val, test = split_words(words)
+    check_split_sizes(path, train, val, test)
+    stoi, itos = build_vocab(words)
     return Splits(words, stoi, itos, block_size,
                   *build_dataset(train, block_size, stoi),
                   *build_dataset(val, block_size, stoi),

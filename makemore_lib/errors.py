@@ -14,7 +14,7 @@ class SettingsError(MakemoreError):
 
 
 class TrainingDiverged(MakemoreError):
-    """The loss became NaN or infinite."""
+    """The loss became NaN, infinite, or larger than train.MAX_LOSS."""
 
 
 class BatchTooSmall(MakemoreError, ValueError):

@@ -1,11 +1,14 @@
 """Every figure of the book, in one style. The only module that imports matplotlib.
 
 Each helper draws one figure and hands it to `show`: in a notebook (the site build) the
-figure is displayed inline and closed, so no `<matplotlib...>` repr is left behind; in a
-script it is saved as a PNG under build/figures/<chapter>/ and its path printed.
+figure is rendered to a PNG and displayed, whatever matplotlib backend the environment
+chose (an inherited MPLBACKEND=Agg cannot strip a page of its figures), then closed, so no
+`<matplotlib...>` repr is left behind; in a script it is saved as a PNG under
+build/figures/<chapter>/ and its path printed.
 """
 from __future__ import annotations
 
+import io
 import os
 import re
 import sys
@@ -38,6 +41,7 @@ STYLE = {
 plt.rcParams.update(STYLE)
 
 _saved = 0
+FIGURE_META = "makemore/figure"  # output metadata naming a figure on its page
 
 
 def figure(ncols: int = 1, nrows: int = 1, width: float = 8, height: float = 3.6, **kw):
@@ -54,7 +58,12 @@ def show(fig, name: str | None = None) -> None:
     global _saved
     fig.tight_layout()
     if "ipykernel" in sys.modules:
-        plt.show()
+        from IPython.display import display
+        png = io.BytesIO()
+        fig.savefig(png, format="png")
+        title = name or (fig.axes[0].get_title() if fig.axes else "")
+        display({"image/png": png.getvalue(), "text/plain": f"[figure: {title}]"}, raw=True,
+                metadata={FIGURE_META: {"name": _slug(title), "title": title}})
     else:
         _saved += 1
         chapter = Path(sys.argv[0]).stem or "interactive"

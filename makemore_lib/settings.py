@@ -29,6 +29,7 @@ QUICK_STEPS = 2_000      # quick mode: every training run, whatever its full len
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = REPO_ROOT / "data" / "names.txt"
 DATA_HINT = "set MAKEMORE_DATA (or --data) to a UTF-8 file with one word per line"
+OPTIONS = "the options are --data PATH and --quick, spelled in full"
 
 
 @dataclass(frozen=True)
@@ -75,24 +76,40 @@ def load(argv: list[str] | None = None) -> Settings:
     """Read the settings from the environment and, in a script, the command line.
 
     `--data PATH` beats `MAKEMORE_DATA`, which beats data/names.txt next to the package.
-    `--quick` beats `MAKEMORE_QUICK`. Unknown arguments (a Jupyter kernel's) are ignored.
+    `--quick` beats `MAKEMORE_QUICK`. In a Jupyter kernel `sys.argv` (the kernel's own) is
+    ignored. The word list is checked here, as `data.load_splits` would, so that a chapter
+    stops before its first output rather than halfway.
     """
     in_kernel = "ipykernel" in sys.modules
     if not in_kernel:
         install_one_line_errors()
-    parser = argparse.ArgumentParser(add_help=False)
-    parser.add_argument("--data", type=Path)
-    parser.add_argument("--quick", action="store_true")
-    args, _ = parser.parse_known_args([] if in_kernel and argv is None else
-                                      (sys.argv[1:] if argv is None else argv))
+    args = parse_options([] if in_kernel and argv is None else (sys.argv[1:] if argv is None else argv))
     data = args.data or os.environ.get("MAKEMORE_DATA") or DEFAULT_DATA
     quick = args.quick or _env_flag("MAKEMORE_QUICK")
     path = Path(data).expanduser().resolve()
     if not path.is_file():
         problem = "is a directory, not a file" if path.is_dir() else "file not found"
         raise DataError(f"{path}: {problem}; {DATA_HINT}")
+    from .data import check_file  # data imports this module
+    check_file(path)
     configure_torch()
     return Settings(quick=quick, data_path=path)
+
+
+def parse_options(argv: list[str]) -> argparse.Namespace:
+    """`--data PATH` and `--quick`, spelled in full. SettingsError naming the valid options for
+    anything else: an unknown option, an abbreviation, a stray argument, a missing PATH."""
+    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False, exit_on_error=False)
+    parser.add_argument("--data", type=Path)
+    parser.add_argument("--quick", action="store_true")
+    try:
+        args, unknown = parser.parse_known_args(argv)
+    except argparse.ArgumentError as e:
+        raise SettingsError(f"{e}; {OPTIONS}") from None
+    if unknown:
+        kind = "option" if unknown[0].startswith("-") else "argument"
+        raise SettingsError(f"unknown {kind} {unknown[0]!r}; {OPTIONS}")
+    return args
 
 
 def configure_torch() -> None:

@@ -59,7 +59,7 @@ def train(model, Xtr, Ytr, steps: int, generator: torch.Generator, lr=lr_schedul
     """Minibatch SGD with cross-entropy; returns the loss log and update-to-data ratios.
 
     `lr` is a function of the step index (see `lr_schedule`). `ud_every=None` records no
-    ratios. Stops with TrainingDiverged, naming the step, if a loss is NaN or infinite.
+    ratios. Stops with TrainingDiverged, naming the step, if a loss is NaN, infinite or above MAX_LOSS.
     """
     params = model.parameters()
     flat, flat_grad = flatten_parameters(params)
@@ -105,11 +105,22 @@ def minibatches(Xtr, Ytr, steps: int, batch_size: int, generator: torch.Generato
             bar.close()
 
 
+# A minibatch loss above this counts as diverged. A sensible init starts near ln(27) = 3.3;
+# the largest losses of the chapters' runs are 28 (chapter 2's "original" init at step 0) and
+# 22 to 32 (chapter 4's lr 1.0 run without BatchNorm, whose rough path depends on the CPU's
+# kernels), so 1,000 is 30x above anything legitimate, while a run that blows up (lr 1e6)
+# passes 10^6 at its second step.
+MAX_LOSS = 1_000.0
+
+
 def finite_loss(loss: torch.Tensor, step: int, steps: int, desc: str, hint: str) -> float:
-    """The loss as a float; TrainingDiverged naming the step if it is NaN or infinite."""
+    """The loss as a float; TrainingDiverged naming the step if it is NaN, infinite or above MAX_LOSS."""
     lossv = loss.item()
     if not math.isfinite(lossv):
         raise TrainingDiverged(f"{desc}: loss is {lossv} at step {step} of {steps}; {hint}")
+    if lossv > MAX_LOSS:
+        raise TrainingDiverged(f"{desc}: loss is {lossv:.4g} at step {step} of {steps}, above "
+                               f"{MAX_LOSS:,.0f} (train.MAX_LOSS); {hint}")
     return lossv
 
 

@@ -9,6 +9,8 @@ import torch.nn.functional as F
 from conftest import run_python
 from makemore_lib import backprop, settings, train
 
+pytestmark = pytest.mark.gradcheck   # run again under other CPU kernels by `make test`
+
 SHAPES = [(2, 3, 5), (7, 4, 1), (32, 30, 64), (50, 11, 27)]   # (n, fan_in, fan_out)
 TIGHT = dict(rtol=1e-12, atol=1e-14)                           # float64: only rounding may differ
 
@@ -180,15 +182,91 @@ def test_compare_verdicts():
     t = torch.randn(4, 5).requires_grad_()
     (t**2).sum().backward()
     grad = t.grad.clone()
-    assert backprop.compare("t", grad.clone(), t).status == "exact"
-    near = backprop.compare("t", grad * (1 + 1e-7), t)
-    assert near.status == "approximate" and 0 < near.maxdiff < 1e-5
+    exact = backprop.compare("t", grad.clone(), t)
+    assert exact.status == "exact" and exact.maxdiff == 0
+    near = backprop.compare("t", grad * (1 + 1e-6), t)      # a few float32 rounding steps
+    assert near.status == "approximate" and 0 < near.maxdiff <= near.tol
     wrong = backprop.compare("t", grad + 0.1, t)
     assert wrong.status == "wrong" and not wrong.ok and wrong.row()[1:3] == ["no", "no"]
-    assert backprop.compare("t", ..., t).row() == ["t", "not yet", "not yet", ""]
+    assert backprop.compare("t", ..., t).row() == ["t", "not yet", "not yet", "", ""]
     assert backprop.compare("t", 3.0, t).status == "shape"
-    checks = [backprop.compare("t", x, t) for x in (grad, grad * (1 + 1e-7), grad + 1, ...)]
+    assert backprop.compare("t", torch.full_like(grad, float("nan")), t).status == "wrong"
+    checks = [backprop.compare("t", x, t) for x in (grad, grad * (1 + 1e-6), grad + 1, ...)]
     assert backprop.summary(checks) == "4 gradients: 1 exact, 1 approximate, 1 wrong, 1 not yet written"
+
+
+def test_the_tolerance_is_rounding_steps_of_the_gradients_size():
+    eps32, eps64 = torch.finfo(torch.float32).eps, torch.finfo(torch.float64).eps
+    assert backprop.tolerance(torch.tensor([0.5, -2.0])) == pytest.approx(eps32 * (1 + 64 * 2.0))
+    assert backprop.tolerance(torch.zeros(3)) == pytest.approx(eps32)
+    assert backprop.tolerance(torch.tensor([-2.0], dtype=torch.float64)) == pytest.approx(eps64 * (1 + 128))
+    g = torch.tensor([1000.0])
+    assert backprop.compare_grad("big", g * (1 + 4 * eps32), g).status == "approximate"   # scales with the size
+    assert backprop.compare_grad("small", g / 1000 + 1e-4, g / 1000).status == "wrong"
+
+
+# --- the verdicts on the chapter's own network, whichever CPU kernels torch picks ---------------
+# `make test` runs these (and every test marked gradcheck) again with ATEN_CPU_CAPABILITY=default
+# and =avx2, so a verdict that depends on the machine fails on this one.
+
+def chapter_batch(n_embd=10, n_hidden=64, seed=settings.SEED):
+    """The chapter's float32 network, its first minibatch, the forward cache and both gradients."""
+    g = gen(seed)
+    net = backprop.BackpropMLP(27, 3, n_embd, n_hidden, generator=g)
+    Xb, Yb = torch.randint(0, 27, (32, 3), generator=g), torch.randint(0, 27, (32,), generator=g)
+    with torch.no_grad():
+        cache = net.forward(Xb, Yb)
+    manual = dict(zip(backprop.PARAM_NAMES, backprop.backward(Xb=Xb, Yb=Yb, **net.tensors(), **cache)))
+    auto = dict(zip(backprop.PARAM_NAMES, backprop.autograd_gradients(net.tensors(), Xb, Yb)))
+    return net, Xb, Yb, cache, manual, auto
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_correct_float32_gradients_are_never_called_wrong(seed):
+    *_, manual, auto = chapter_batch(seed=seed)
+    for name in backprop.PARAM_NAMES:
+        check = backprop.compare_grad(name, manual[name], auto[name])
+        assert check.ok, (name, check)
+        assert check.maxdiff <= check.tol / 4, (name, check.maxdiff, check.tol)   # with room to spare
+
+
+def _mistakes(net, Xb, Yb, c, manual):
+    """Realistic mistakes a learner makes in exercise 4, each as (parameter, wrong gradient)."""
+    n, P = Xb.shape[0], net.tensors()
+    dlogits = backprop.cross_entropy_backward(c["logits"], Yb)
+    dh = dlogits @ P["W2"].T
+    dhpreact = (1 - c["h"]**2) * dh
+    yield "sign error in dW2", "W2", -manual["W2"]
+    yield "dlogits without the / n", "W2", c["h"].T @ (dlogits * n)
+    yield "softmax without the one-hot", "b2", F.softmax(c["logits"], 1).sum(0) / n
+    yield "tanh' written as 1 - h", "bnbias", ((1 - c["h"]) * dh).sum(0, keepdim=True)
+    dhprebn_no_mean = P["bngain"] * c["bnvar_inv"] * (dhpreact - c["bnraw"] * (dhpreact * c["bnraw"]).sum(0) / (n - 1))
+    yield "BatchNorm backward missing the mean term", "W1", c["embcat"].T @ dhprebn_no_mean
+    dhprebn_biased = P["bngain"] * c["bnvar_inv"] * (dhpreact - dhpreact.mean(0) - c["bnraw"] * (dhpreact * c["bnraw"]).mean(0))
+    yield "BatchNorm backward with 1/n for 1/(n-1)", "W1", c["embcat"].T @ dhprebn_biased
+    dhprebn = backprop.batchnorm_backward(dhpreact, c["bnraw"], P["bngain"], c["bnvar_inv"])[0]
+    dembcat = dhprebn @ P["W1"].T                                   # (n, block_size * n_embd)
+    dC_assigned = torch.zeros_like(P["C"])
+    dC_assigned[Xb.reshape(-1)] = dembcat.reshape(-1, P["C"].shape[1])   # = where += belongs: repeated rows keep one
+    yield "embedding rows assigned instead of accumulated", "C", dC_assigned
+
+
+def test_every_real_mistake_is_called_wrong():
+    net, Xb, Yb, cache, manual, auto = chapter_batch()
+    with torch.no_grad():
+        for what, name, wrong in _mistakes(net, Xb, Yb, cache, manual):
+            check = backprop.compare_grad(name, wrong, auto[name])
+            assert check.status == "wrong", (what, check)
+
+
+def test_a_transposed_gradient_is_wrong_even_when_its_shape_fits():
+    net, Xb, Yb, cache, manual, auto = chapter_batch(n_embd=10, n_hidden=30)   # W1 is (30, 30)
+    assert manual["W1"].shape == (30, 30)
+    assert backprop.compare_grad("W1", manual["W1"], auto["W1"]).ok
+    assert backprop.compare_grad("W1", manual["W1"].T, auto["W1"]).status == "wrong"
+    *_, manual64, auto64 = chapter_batch()                                      # W1 is (30, 64)
+    transposed = backprop.compare_grad("W1", manual64["W1"].T, auto64["W1"])
+    assert transposed.status == "shape" and "expected (30, 64)" in transposed.detail
 
 
 def test_compare_needs_the_tensors_grad():

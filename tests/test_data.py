@@ -57,6 +57,7 @@ def test_vocabulary_comes_from_the_files_own_characters(tmp_path):
     (b"\n  \n", "no words"),
     (b"anna\n\xff\xfe\n", "not UTF-8"),
     (b"anna\nmr.bob\n", "contains '.'"),
+    (b"\xef\xbb\xbf\r\n", "no words"),
 ])
 def test_bad_data_files_give_one_clear_error(tmp_path, content, problem):
     f = tmp_path / "words.txt"
@@ -66,6 +67,44 @@ def test_bad_data_files_give_one_clear_error(tmp_path, content, problem):
         data.load_words(f)
     msg = str(e.value)
     assert str(f) in msg and problem in msg and "\n" not in msg
+
+
+def test_a_byte_order_mark_and_crlf_line_ends_change_nothing(tmp_path):
+    names = NAMES.read_text(encoding="utf-8").splitlines()[:300]
+    plain, bom = tmp_path / "plain.txt", tmp_path / "bom.txt"
+    plain.write_text("\n".join(names) + "\n", encoding="utf-8")
+    bom.write_bytes(b"\xef\xbb\xbf" + "\r\n".join(names).encode("utf-8") + b"\r\n")
+    assert data.load_words(bom) == data.load_words(plain) == names
+    a, b = data.load_splits(plain), data.load_splits(bom)
+    assert a.stoi == b.stoi and a.vocab_size == 27
+    assert all(torch.equal(x, y) for x, y in zip(a.split("train") + a.split("test"), b.split("train") + b.split("test")))
+
+
+@pytest.mark.parametrize("words, sizes", [
+    (["emma", "olivia", "ava"], "train 2 words (12 examples), dev 0 words (0 examples), test 1 word (4 examples)"),
+    (["a" * 500], "train 0 words (0 examples), dev 0 words (0 examples), test 1 word (501 examples)"),
+    (["emma", "olivia", "ava", "isabella", "sophia", "charlotte", "mia"],
+     "train 5 words (31 examples), dev 1 word (5 examples), test 1 word (10 examples)"),
+])
+def test_a_word_list_too_small_to_split_is_refused_naming_every_split(tmp_path, words, sizes):
+    f = tmp_path / "few.txt"
+    f.write_text("\n".join(words) + "\n", encoding="utf-8")
+    for load in (data.load_splits, data.check_file):
+        with pytest.raises(DataError) as e:
+            load(f)
+        assert str(e.value) == (f"{f}: too few words for the 80/10/10 split: {sizes}; each split needs at least "
+                                f"1 word and train at least 32 examples (one batch); use a longer word list")
+
+
+def test_the_smallest_usable_split_is_one_batch_of_training_examples(tmp_path):
+    assert data.MIN_TRAIN_EXAMPLES == 32
+    data.check_split_sizes("f", ["a" * 31], ["b"], ["c"])       # 31 characters + '.' = 32 examples
+    with pytest.raises(DataError, match="train 1 word \\(31 examples\\)"):
+        data.check_split_sizes("f", ["a" * 30], ["b"], ["c"])
+    f = tmp_path / "eight.txt"
+    f.write_text("emma\nolivia\nava\nisabella\nsophia\ncharlotte\nmia\namelia\n", encoding="utf-8")
+    D = data.load_splits(f)
+    assert (len(D.Xtr), len(D.Xdev), len(D.Xte)) == (41, 5, 7)
 
 
 def test_bad_data_in_a_script_prints_one_line_not_a_traceback(tmp_path):

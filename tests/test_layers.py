@@ -56,6 +56,7 @@ def test_batchnorm_matches_torch_in_train_and_eval_mode_including_running_statis
     torch.testing.assert_close(ours(x), ref(x), rtol=0, atol=1e-12)
 
 
+@pytest.mark.gradcheck
 def test_batchnorm_gradients_match_torch():
     ours, ref = _bn_pair(5)
     x = torch.randn(12, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(5))

@@ -33,7 +33,8 @@ CHAPTERS = chapter_exec.chapter_sources(ROOT / "chapters")
 
 def mkdocs_build(config: Path, site: Path, cache: Path, quick: bool = True) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k not in ("MAKEMORE_DATA", "MAKEMORE_CACHE")}
-    env.update(MAKEMORE_QUICK="1" if quick else "0", MAKEMORE_CACHE=str(cache), NO_MKDOCS_2_WARNING="1")
+    env.update(MAKEMORE_QUICK="1" if quick else "0", MAKEMORE_CACHE=str(cache), NO_MKDOCS_2_WARNING="1",
+               MPLBACKEND="Agg")   # as on CI and headless servers: the build must keep its figures anyway
     return subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(config), "-d", str(site)],
                           env=env, capture_output=True, text=True, cwd=config.parent)
 
@@ -128,6 +129,27 @@ def test_workbook_downloads_for_chapters_with_solutions(built):
             assert blank == workbook.make_workbook(source.read_text())
 
 
+def test_every_chapter_that_draws_shows_its_figures_despite_an_inherited_mplbackend(built):
+    for source in CHAPTERS:
+        drawing = [c for c in jupytext.read(source).cells if c.cell_type == "code" and book.PLOT_CALL.search(c.source)]
+        figures = [o for c in executed_notebook(built, source).cells if c.cell_type == "code"
+                   for o in c.outputs if "image/png" in o.get("data", {})]
+        assert len(figures) >= len(drawing), source.name
+        assert chapter_page(built, source).count("data:image/png;base64") >= len(figures), source.name
+
+
+def test_a_figure_that_does_not_reach_the_page_fails_the_build(tmp_path):
+    lost = BROKEN.split("# %%\nnumerator")[0] + (
+        "# %%\nplots.show = lambda fig, name=None: plots.plt.close(fig)   # the figure never reaches the page\n"
+        "plots.plot_lines([0, 1], {'a': [0, 1]}, title='t', xlabel='x', ylabel='y')\n")
+    lost = lost.replace("from makemore_lib import report, settings", "from makemore_lib import plots, report, settings")
+    config = _tiny_book(tmp_path, {"01_data.py": lost})
+    proc = mkdocs_build(config, tmp_path / "site", tmp_path / "cache")
+    assert proc.returncode != 0
+    error = [line for line in proc.stderr.splitlines() if line.startswith("ERROR")]
+    assert len(error) == 1 and "chapters/01_data.py: cell 3 draws a figure but its output has none" in error[0], proc.stderr
+
+
 def test_no_page_shows_a_traceback_or_loads_from_another_host(built):
     external = book.EXTERNAL  # the hook warns (fails --strict) on the same pattern; this checks the output
     pages = list(Path(built["site"]).rglob("*.html"))
@@ -216,8 +238,11 @@ def test_a_rebuild_executes_exactly_the_chapters_whose_inputs_changed(built, tmp
     assert proc.returncode == 0, proc.stderr[-2000:]
     executed = set(re.findall(r"executing chapters/(\w+)\.py", proc.stderr))
     assert executed == {stem for stem, key in before.items() if cached.get(stem) != key}
-    for source in CHAPTERS:
-        assert (tmp_path / "site" / "chapters" / source.stem / "index.html").is_file()
+    first, second = Path(built["site"]), tmp_path / "site"
+    files = sorted(p.relative_to(first) for p in first.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(second) for p in second.rglob("*") if p.is_file())
+    differ = [str(f) for f in files if (first / f).read_bytes() != (second / f).read_bytes()]
+    assert differ == [], f"two builds of the same tree differ in {differ[:10]}"
 
 
 # ---------------------------------------------------------------- failing loudly
@@ -249,6 +274,73 @@ def test_a_raising_cell_fails_the_build_naming_chapter_and_cell(tmp_path):
     assert "`numerator = 1`" in error[0] and "ZeroDivisionError: division by zero" in error[0]
     assert not (tmp_path / "site" / "chapters").exists()
     assert not list((tmp_path / "cache").rglob("*.ipynb"))
+
+
+SLEEPER = """# %%
+from makemore_lib import report, settings
+S = settings.load()
+report.show_stamp(S)
+
+# %%
+import time
+time.sleep(120)
+"""
+
+
+def _kernels(book_dir: Path) -> set[int]:
+    """Kernel processes still running for the book in `book_dir` (a kernel's cwd is its chapter's folder)."""
+    out = subprocess.run(["pgrep", "-f", "ipykernel_launcher"], capture_output=True, text=True).stdout
+    found = set()
+    for pid in out.split():
+        try:
+            if Path(os.readlink(f"/proc/{pid}/cwd")).is_relative_to(book_dir):
+                found.add(int(pid))
+        except OSError:  # it ended meanwhile
+            pass
+    return found
+
+
+def _tiny_book(tmp_path: Path, chapters: dict[str, str]) -> Path:
+    (tmp_path / "chapters").mkdir()
+    for name, text in chapters.items():
+        (tmp_path / "chapters" / name).write_text(text)
+    shutil.copy(ROOT / "mkdocs.yml", tmp_path / "mkdocs.yml")
+    (tmp_path / "docs").symlink_to(ROOT / "docs")
+    return tmp_path / "mkdocs.yml"
+
+
+def test_a_failing_chapter_stops_the_other_kernel_quietly(tmp_path):
+    config = _tiny_book(tmp_path, {"01_data.py": BROKEN, "02_init.py": SLEEPER})
+    start = time.perf_counter()
+    proc = mkdocs_build(config, tmp_path / "site", tmp_path / "cache")
+    assert proc.returncode != 0 and time.perf_counter() - start < 60    # did not wait for the sleeper
+    assert [l for l in proc.stderr.splitlines() if l.startswith("ERROR")][0].startswith("ERROR   -  chapters/01_data.py")
+    assert "Traceback" not in proc.stderr and "02_init.py failed" not in proc.stderr, proc.stderr
+    assert not _kernels(tmp_path)
+
+
+def test_ctrl_c_ends_the_build_with_one_line(tmp_path):
+    """SIGINT to the build's process group, as a terminal's Ctrl-C sends it."""
+    import signal
+    config = _tiny_book(tmp_path, {"01_data.py": SLEEPER, "02_init.py": SLEEPER})
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEMORE_DATA",)}
+    env.update(MAKEMORE_QUICK="1", MAKEMORE_CACHE=str(tmp_path / "cache"), NO_MKDOCS_2_WARNING="1")
+    proc = subprocess.Popen([sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(config),
+                             "-d", str(tmp_path / "site")], env=env, cwd=tmp_path, start_new_session=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    log = ""
+    while "executing chapters/02_init.py" not in log:     # both kernels are running a cell
+        line = proc.stdout.readline()
+        assert line, log
+        log += line
+    time.sleep(3)
+    os.killpg(proc.pid, signal.SIGINT)
+    rest, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 130, log + rest
+    assert rest.strip().splitlines() == ["makemore: build interrupted; the chapters that were executing were "
+                                         "stopped and nothing of theirs was cached"], rest
+    assert not list((tmp_path / "cache" / "chapters").glob("*.ipynb"))
+    assert not _kernels(tmp_path)
 
 
 # ---------------------------------------------------------------- the cache key

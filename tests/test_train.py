@@ -61,6 +61,37 @@ def test_nan_loss_stops_training_naming_the_step(splits):
         train.train(m, splits.Xtr, splits.Ytr, 500, g, lr=poisoned, ud_every=None)
 
 
+def test_a_loss_above_the_bound_stops_like_nan():
+    assert train.finite_loss(torch.tensor(28.0), 0, 10, "run", "hint") == 28.0
+    assert train.finite_loss(torch.tensor(train.MAX_LOSS), 0, 10, "run", "hint") == train.MAX_LOSS
+    with pytest.raises(TrainingDiverged) as e:
+        train.finite_loss(torch.tensor(2.5e7), 3, 10, "run", "lower the learning rate")
+    assert str(e.value) == "run: loss is 2.5e+07 at step 3 of 10, above 1,000 (train.MAX_LOSS); lower the learning rate"
+
+
+def test_an_exploding_learning_rate_stops_training_at_once(splits):
+    from makemore_lib import backprop
+    g = gen()
+    with pytest.raises(TrainingDiverged, match=r"^training: loss is \S+ at step 1 of 500, above 1,000"):
+        train.train(models.MLP(splits.vocab_size, generator=g), splits.Xtr, splits.Ytr, 500, g, lr=lambda i: 1e6)
+    g = gen()
+    with pytest.raises(TrainingDiverged, match=r"^manual backprop: loss is \S+ at step 1 of 500, above 1,000"):
+        backprop.train_manual(backprop.BackpropMLP(splits.vocab_size, generator=g), splits.Xtr, splits.Ytr, 500, g,
+                              lr=lambda i: 1e6)
+
+
+def test_the_loss_bound_is_far_above_the_chapters_largest_losses(splits):
+    """Chapter 2's "original" init (28 at step 0) and chapter 4's 1,000 steps at lr 1.0 without
+    BatchNorm (a rough run whose peak depends on the CPU's kernels: 22 to 32 measured)."""
+    g = gen()
+    original = models.MLP(splits.vocab_size, n_hidden=200, init="original", generator=g)
+    first = 10 ** train.train(original, splits.Xtr, splits.Ytr, 1, g, ud_every=None).lossi[0]
+    g = gen()
+    deep = models.deep_mlp(splits.vocab_size, batchnorm=False, generator=g)
+    peak = 10 ** max(train.train(deep, splits.Xtr, splits.Ytr, 1000, g, lr=train.lr_schedule(1.0), ud_every=None).lossi)
+    assert 20 < first < train.MAX_LOSS / 10 and 10 < peak < train.MAX_LOSS / 10
+
+
 def test_evaluation_and_sampling_leave_mode_and_running_statistics_alone(splits):
     g = gen()
     for m in (models.MLP(splits.vocab_size, batchnorm=True, generator=g), models.deep_mlp(splits.vocab_size, generator=g)):

@@ -147,6 +147,7 @@ def test_the_blank_workbook_runs_to_the_end_and_reports_every_exercise_unfilled(
     assert "Python loop:" in out                       # the cells after exercise 4 ran too
 
 
+@pytest.mark.gradcheck
 def test_the_chapter_itself_reports_every_gradient_matching(tmp_path):
     out = run_quick(CHAPTER, tmp_path)
     summaries = SUMMARY.findall(out)

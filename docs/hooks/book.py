@@ -18,6 +18,7 @@ import html
 import logging
 import os
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -113,6 +114,9 @@ def on_files(files, config):
             data_path=book.settings.data_path, quick=book.settings.quick)
     except chapter_exec.ChapterError as exc:
         raise PluginError(str(exc)) from None
+    except chapter_exec.BuildInterrupted as exc:  # one line, then out: no traceback, no chapter blamed
+        print(f"makemore: build {exc}", file=sys.stderr)
+        raise SystemExit(130) from None
 
     book.chapters = []
     for source in sources:
@@ -142,10 +146,18 @@ def write_if_changed(path: Path, text: str) -> None:
     chapter_exec.write_atomic(path, text)
 
 
+PLOT_CALL = re.compile(r"^[^#\n]*\bplots\.(?:plot_\w+|show)\(", re.M)
+
+
 def check_outputs(chapter: Chapter, nb) -> None:
-    """No traceback on a page, ever; stray stderr (warnings) is worth a warning."""
+    """No traceback on a page, ever; every cell that draws a figure shows one; stray stderr
+    (warnings) is worth a warning."""
     name = chapter.source.relative_to(BOOK.root)
     for i, cell in enumerate(nb.cells, start=1):
+        if cell.cell_type == "code" and PLOT_CALL.search(cell.source) and not any(
+                "image/png" in out.get("data", {}) for out in cell.get("outputs", [])):
+            raise PluginError(f"{name}: cell {i} draws a figure but its output has none; "
+                              f"no page was rendered (the figure must reach the page as image/png)")
         for out in cell.get("outputs", []):
             text = out.get("text", "") if out.get("output_type") == "stream" else ""
             if out.get("output_type") == "error" or "Traceback (most recent call last)" in text:
@@ -214,9 +226,7 @@ def downloads(source: Path) -> list[tuple[str, str]]:
 
 
 def _ipynb(py_text: str) -> str:
-    nb = jupytext.reads(py_text, fmt="py:percent")
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    return jupytext.writes(nb, fmt="ipynb")
+    return jupytext.writes(chapter_exec.notebook_from_text(py_text), fmt="ipynb")
 
 
 def mathjax_files() -> list[tuple[Path, str]]:

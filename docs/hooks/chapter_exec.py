@@ -2,8 +2,10 @@
 
 A chapter's executed notebook is a function of: its own source, every module of
 makemore_lib, the scripts in data/, the bytes of the data file, the mode (quick/full), the torch, matplotlib and
-Python versions, and this file. The cache key hashes all of them, so an entry is reused
-exactly when none changed. Entries are written to a temporary file and renamed into place,
+Python versions, the CPU kernels torch uses (and the environment variables in KEYED_ENV that
+choose them or the thread count), and this file. The cache key hashes all of them, so an entry is reused
+exactly when none changed. What else in the environment could change a page is set by the
+build itself for every kernel (KERNEL_ENV: how figures render, Python's hash seed). Entries are written to a temporary file and renamed into place,
 so a build interrupted mid-write leaves no entry behind, only a temp file no lookup reads.
 
 Chapters run two at a time, each in its own kernel process (settings.load() gives each
@@ -33,6 +35,11 @@ log = logging.getLogger("mkdocs.hooks.makemore")
 KERNEL = "python3"
 JOBS = 2  # chapters executing at once: one single-threaded kernel per core
 THIS_FILE = Path(__file__).resolve()
+# environment variables that change a chapter's numbers: part of the cache key
+KEYED_ENV = ("ATEN_CPU_CAPABILITY", "MAKEMORE_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+# set for every kernel whatever the caller's environment says (an inherited MPLBACKEND=Agg
+# would otherwise decide whether pages get figures)
+KERNEL_ENV = {"MPLBACKEND": "module://matplotlib_inline.backend_inline", "PYTHONHASHSEED": "0"}
 
 
 class ChapterError(Exception):
@@ -52,6 +59,14 @@ def _versions() -> str:
     return f"python={sys.version};" + ";".join(found)
 
 
+def _machine() -> str:
+    """The CPU kernels torch dispatches to here, and the environment that chooses them."""
+    import torch  # the hook has imported it already (makemore_lib.settings)
+
+    env = ";".join(f"{name}={os.environ.get(name, '')}" for name in KEYED_ENV)
+    return f"cpu={torch.backends.cpu.get_cpu_capability()};{env}"
+
+
 def cache_key(source: Path, lib_dir: Path, data_path: Path, quick: bool) -> str:
     """sha256 over everything a chapter's executed output depends on."""
     h = hashlib.sha256()
@@ -68,6 +83,7 @@ def cache_key(source: Path, lib_dir: Path, data_path: Path, quick: bool) -> str:
     add("data", Path(data_path).read_bytes())
     add("mode", b"quick" if quick else b"full")
     add("versions", _versions().encode())
+    add("machine", _machine().encode())
     add("hook", THIS_FILE.read_bytes())
     return h.hexdigest()
 
@@ -84,7 +100,7 @@ def load_cached(path: Path):
     try:
         return nbformat.read(path, as_version=4)
     except Exception as exc:  # a truncated or foreign file is a miss, never a page
-        log.warning("ignoring unreadable cache entry %s (%s)", path, exc)
+        log.info("re-executing: the cache entry %s was unreadable (%s)", path.name, exc)
         return None
 
 
@@ -150,14 +166,22 @@ def describe_failure(source: Path, nb, exc: BaseException) -> str:
 
 # ---------------------------------------------------------------- execution
 
-def notebook_from_source(source: Path):
-    """The chapter as an un-executed notebook (jupytext percent format -> nbformat v4)."""
-    nb = jupytext.read(source, fmt="py:percent")
+def notebook_from_text(text: str):
+    """A percent-format chapter as an un-executed notebook (nbformat v4), the same on every call:
+    cell ids are numbered (nbformat would draw random ones) and the kernel is named."""
+    nb = jupytext.reads(text, fmt="py:percent")
     nb.metadata["kernelspec"] = {"name": KERNEL, "display_name": "Python 3", "language": "python"}
+    for i, cell in enumerate(nb.cells, start=1):
+        cell.id = f"cell-{i}"
     return nb
 
 
-async def _execute_one(source: Path, env: dict, display: str):
+def notebook_from_source(source: Path):
+    """The chapter file as an un-executed notebook."""
+    return notebook_from_text(Path(source).read_text(encoding="utf-8"))
+
+
+async def _execute_one(source: Path, env: dict, display: str, kernel_log: Path):
     from nbclient import NotebookClient  # imported here: the hook loads fast when everything is cached
 
     nb = notebook_from_source(source)
@@ -165,31 +189,102 @@ async def _execute_one(source: Path, env: dict, display: str):
                             resources={"metadata": {"path": str(Path(source).parent)}})
     start = time.perf_counter()
     log.info("executing %s ...", display)
-    try:
-        await client.async_execute(env=env, transport_encryption="auto")  # CurveZMQ on loopback; no plain-TCP warning
-    except Exception as exc:
-        raise ChapterError(describe_failure(Path(display), nb, exc)) from None
+    kernel_log.parent.mkdir(parents=True, exist_ok=True)
+    # the kernel's own stderr (its logging, not the cells' output) goes to a file, not the build log
+    with open(kernel_log, "w") as stderr:
+        try:
+            await client.async_execute(env=env, stderr=stderr,
+                                       transport_encryption="auto")  # CurveZMQ on loopback; no plain-TCP warning
+        except Exception as exc:
+            message = describe_failure(Path(display), nb, exc)
+            if not getattr(exc, "ename", None):  # not an exception in a cell: the kernel may say why
+                message += f" The kernel's own log: {kernel_log}"
+            raise ChapterError(message) from None
     log.info("executed %s in %.1f s", display, time.perf_counter() - start)
     return nb
 
 
-async def _execute_all(todo: list[tuple[Path, Path, str]], env: dict, jobs: int) -> None:
+async def _execute_all(todo: list[tuple[Path, Path, str]], env: dict, jobs: int, logs: Path) -> None:
     gate = asyncio.Semaphore(jobs)
 
     async def run(source: Path, target: Path, display: str) -> None:
         async with gate:
-            nb = await _execute_one(source, env, display)
+            nb = await _execute_one(source, env, display, logs / f"{source.stem}.kernel.log")
         write_atomic(target, nbformat.writes(nb))
         _evict_older(target)
 
     tasks = [asyncio.ensure_future(run(*item)) for item in todo]
-    done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
-    for task in pending:  # one chapter failed: stop the others instead of training on
-        task.cancel()
-    await asyncio.gather(*pending, return_exceptions=True)
-    for task in tasks:
-        if task.done() and not task.cancelled() and task.exception():
-            raise task.exception()
+    try:
+        done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+    finally:  # a chapter failed, or the build was interrupted: stop the others quietly
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)   # waits for their kernels to shut down
+    failed = [task for task in done if not task.cancelled() and task.exception()]
+    if failed:
+        raise failed[0].exception()
+
+
+class BuildInterrupted(Exception):
+    """Ctrl-C (SIGINT) or SIGTERM while chapters were executing; their kernels have been shut down."""
+
+
+class _BuildSignalsLoop(asyncio.SelectorEventLoop):
+    """An event loop on which nbclient cannot take over SIGINT/SIGTERM: each client would
+    install a handler that shuts down its own kernel only, leaving the build to report that
+    chapter as failed. nbclient treats the RuntimeError as "no signals here" and goes on."""
+
+    def add_signal_handler(self, sig, callback, *args):
+        raise RuntimeError("the build handles signals itself")
+
+    def remove_signal_handler(self, sig):
+        raise RuntimeError("the build handles signals itself")
+
+
+def _quiet_about_cancelled_executions(loop, context) -> None:
+    """nbclient leaves the kernel-alive poll of a cancelled execution to fail on its own; that
+    is expected after a failure or Ctrl-C, and not worth a traceback in the build log."""
+    task = context.get("task") or context.get("future")   # "future" in "Task exception was never retrieved"
+    coro = task.get_coro() if isinstance(task, asyncio.Task) else None
+    if "_async_poll" in getattr(coro, "__qualname__", ""):
+        log.debug("after a cancelled execution: %s", context.get("message"))
+        return
+    loop.default_exception_handler(context)
+
+
+def _run_interruptibly(coro) -> None:
+    """Run `coro` to completion; on Ctrl-C (SIGINT) or SIGTERM, cancel it, which cancels every
+    execution and shuts its kernel down, then raise BuildInterrupted."""
+    import signal
+    import threading
+
+    loop = _BuildSignalsLoop()
+    loop.set_exception_handler(_quiet_about_cancelled_executions)
+    main = loop.create_task(coro)
+    received = []
+
+    def on_signal(signum, frame):
+        received.append(signum)
+        loop.call_soon_threadsafe(main.cancel)
+
+    signals = (signal.SIGINT, signal.SIGTERM) if threading.current_thread() is threading.main_thread() else ()
+    previous = {sig: signal.signal(sig, on_signal) for sig in signals}
+    try:
+        loop.run_until_complete(main)
+    except asyncio.CancelledError:
+        if not received:
+            raise
+        raise BuildInterrupted("interrupted; the chapters that were executing were stopped and nothing "
+                               "of theirs was cached") from None
+    finally:
+        leftover = asyncio.all_tasks(loop)   # e.g. nbclient's kernel-alive polls of a cancelled execution
+        for task in leftover:
+            task.cancel()
+        if leftover:
+            loop.run_until_complete(asyncio.wait(leftover))
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        loop.close()
 
 
 def execute_chapters(sources: list[Path], *, root: Path, cache_dir: Path, lib_dir: Path,
@@ -207,9 +302,9 @@ def execute_chapters(sources: list[Path], *, root: Path, cache_dir: Path, lib_di
                 display = str(source)
             todo.append((Path(source), target, display))
     if todo:
-        env = {**os.environ, "MAKEMORE_QUICK": "1" if quick else "0", "MAKEMORE_DATA": str(data_path)}
+        env = {**os.environ, **KERNEL_ENV, "MAKEMORE_QUICK": "1" if quick else "0", "MAKEMORE_DATA": str(data_path)}
         start = time.perf_counter()
-        asyncio.run(_execute_all(todo, env, jobs))
+        _run_interruptibly(_execute_all(todo, env, jobs, Path(cache_dir) / "logs"))
         log.info("executed %d chapter(s) in %.1f s (%s mode)", len(todo), time.perf_counter() - start,
                  "quick" if quick else "full")
     return result
