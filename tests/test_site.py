@@ -343,6 +343,41 @@ def test_ctrl_c_ends_the_build_with_one_line(tmp_path):
     assert not _kernels(tmp_path)
 
 
+def test_a_truncated_cache_entry_is_re_executed_without_failing_a_strict_build(tmp_path):
+    stamp_only = BROKEN.split("# %%\nnumerator")[0]
+    config = _tiny_book(tmp_path, {source.name: stamp_only for source in CHAPTERS})   # the nav's pages
+    assert mkdocs_build(config, tmp_path / "site", tmp_path / "cache").returncode == 0
+    [entry] = (tmp_path / "cache" / "chapters").glob("01_data.quick.*.ipynb")
+    entry.write_text(entry.read_text()[:100])          # cut short, as by a full disk
+    proc = mkdocs_build(config, tmp_path / "site", tmp_path / "cache")
+    assert proc.returncode == 0 and "WARNING" not in proc.stderr, proc.stderr
+    assert "executing chapters/01_data.py" in proc.stderr
+    assert nbformat.read(entry, as_version=4).cells
+
+
+def test_the_quiet_handler_hides_only_nbclients_leftover_polls():
+    seen = []
+
+    class Loop:
+        def default_exception_handler(self, context):
+            seen.append(context["message"])
+
+    async def _async_poll_kernel_alive():
+        pass
+
+    async def something_else():
+        pass
+
+    import asyncio
+    loop = asyncio.new_event_loop()
+    for coro in (_async_poll_kernel_alive(), something_else()):
+        task = loop.create_task(coro)
+        chapter_exec._quiet_about_cancelled_executions(Loop(), {"message": coro.__name__, "future": task})
+        loop.run_until_complete(task)
+    loop.close()
+    assert seen == ["something_else"]
+
+
 # ---------------------------------------------------------------- the cache key
 
 @pytest.fixture
