@@ -1,4 +1,4 @@
-"""The built site (docs/hooks/book.py + chapter_exec.py): one quick-mode build, checked from every side.
+"""The built site (docs/hooks/book.py + makemore_lib/book/): one quick-mode build, checked from every side.
 
 The build runs once per test session into a temporary directory with a temporary cache, so
 it executes every chapter for real; tests/test_browser.py opens the same build.
@@ -25,10 +25,10 @@ HOOKS = ROOT / "docs" / "hooks"
 sys.path.insert(0, str(HOOKS))
 
 import book  # noqa: E402
-import chapter_exec  # noqa: E402
+from makemore_lib.book import chapters, execute, workbook  # noqa: E402
 from makemore_lib import report, settings  # noqa: E402
 
-CHAPTERS = chapter_exec.chapter_sources(ROOT / "chapters")
+CHAPTERS = chapters.chapter_sources(ROOT / "chapters")
 
 
 def mkdocs_build(config: Path, site: Path, cache: Path, quick: bool = True) -> subprocess.CompletedProcess:
@@ -112,10 +112,6 @@ def test_downloads_are_the_chapter_unexecuted(built):
 
 
 def test_workbook_downloads_for_chapters_with_solutions(built):
-    try:
-        import workbook
-    except ModuleNotFoundError:
-        pytest.skip("docs/hooks/workbook.py does not exist yet")
     site = Path(built["site"])
     for source in CHAPTERS:
         wanted = workbook.has_solutions(source.read_text())
@@ -202,7 +198,7 @@ def test_results_table_is_every_recorded_run(built):
     fmt = lambda v: "—" if v is None else f"{v:.4f}"
     expected = []
     for source in CHAPTERS:
-        for rec in chapter_exec.records(executed_notebook(built, source), report.RUN_MIME):
+        for rec in execute.records(executed_notebook(built, source), report.RUN_MIME):
             published = lambda v: "—" if v is None else str(v)  # the lecture's own precision
             expected.append([source.stem, rec["experiment"], f"{rec['steps']:,}", fmt(rec["train"]),
                              fmt(rec["val"]), published(rec["lecture_train"]), published(rec["lecture_val"])])
@@ -221,7 +217,7 @@ def test_solution_cells_are_folded(built):
 
 def _current_keys() -> dict[str, str]:
     lib, data = Path(report.__file__).parent, settings.DEFAULT_DATA
-    return {s.stem: chapter_exec.cache_key(s, lib, data, True)[:20] for s in CHAPTERS}
+    return {s.stem: execute.cache_key(s, lib, data, True)[:20] for s in CHAPTERS}
 
 
 def test_a_rebuild_executes_exactly_the_chapters_whose_inputs_changed(built, tmp_path):
@@ -372,7 +368,7 @@ def test_the_quiet_handler_hides_only_nbclients_leftover_polls():
     loop = asyncio.new_event_loop()
     for coro in (_async_poll_kernel_alive(), something_else()):
         task = loop.create_task(coro)
-        chapter_exec._quiet_about_cancelled_executions(Loop(), {"message": coro.__name__, "future": task})
+        execute._quiet_about_cancelled_executions(Loop(), {"message": coro.__name__, "future": task})
         loop.run_until_complete(task)
     loop.close()
     assert seen == ["something_else"]
@@ -394,13 +390,13 @@ def inputs(tmp_path):
 
 def test_cache_key_is_stable_when_nothing_changes(inputs):
     source, lib, data = inputs
-    assert chapter_exec.cache_key(source, lib, data, True) == chapter_exec.cache_key(source, lib, data, True)
+    assert execute.cache_key(source, lib, data, True) == execute.cache_key(source, lib, data, True)
 
 
 @pytest.mark.parametrize("change", ["source", "library", "new library module", "data", "mode"])
 def test_cache_key_changes_with_each_input(inputs, change):
     source, lib, data = inputs
-    before = chapter_exec.cache_key(source, lib, data, True)
+    before = execute.cache_key(source, lib, data, True)
     quick = True
     if change == "source":
         source.write_text("# %%\nprint(2)\n")
@@ -412,7 +408,7 @@ def test_cache_key_changes_with_each_input(inputs, change):
         data.write_text("emma\nolivia\nava\n")
     else:
         quick = False
-    assert chapter_exec.cache_key(source, lib, data, quick) != before
+    assert execute.cache_key(source, lib, data, quick) != before
 
 
 def test_interrupted_write_leaves_nothing_a_lookup_uses(tmp_path, monkeypatch):
@@ -421,12 +417,12 @@ def test_interrupted_write_leaves_nothing_a_lookup_uses(tmp_path, monkeypatch):
     def crash(src, dst):
         raise KeyboardInterrupt  # the build is stopped between writing and renaming
 
-    monkeypatch.setattr(chapter_exec.os, "replace", crash)
+    monkeypatch.setattr(execute.os, "replace", crash)
     with pytest.raises(KeyboardInterrupt):
-        chapter_exec.write_atomic(target, nbformat.writes(nbformat.v4.new_notebook()))
+        execute.write_atomic(target, nbformat.writes(nbformat.v4.new_notebook()))
     assert list(tmp_path.iterdir()) == []
     target.write_text('{"cells": [')  # a truncated entry written by something else
-    assert chapter_exec.load_cached(target) is None
+    assert execute.load_cached(target) is None
 
 
 def test_execution_cache_ignores_leftover_temp_files_and_hits_afterwards(inputs, tmp_path):
@@ -435,13 +431,13 @@ def test_execution_cache_ignores_leftover_temp_files_and_hits_afterwards(inputs,
     lib = Path(report.__file__).parent
     data = ROOT / "data" / "names.txt"
     cache = tmp_path / "cache"
-    target = chapter_exec.cache_path(cache, source, chapter_exec.cache_key(source, lib, data, True), True)
+    target = execute.cache_path(cache, source, execute.cache_key(source, lib, data, True), True)
     cache.mkdir()
     # a complete-looking notebook left as a temp file by an interrupted write: never read
     leftover = cache / f".{target.name}.x1y2.tmp"
     stale = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print('stale')")])
     leftover.write_text(nbformat.writes(stale))
-    run = lambda: chapter_exec.execute_chapters([source], root=tmp_path, cache_dir=cache, lib_dir=lib,
+    run = lambda: execute.execute_chapters([source], root=tmp_path, cache_dir=cache, lib_dir=lib,
                                                 data_path=data, quick=True)
     assert run()[source] == target
     nb = nbformat.read(target, as_version=4)

@@ -1,24 +1,17 @@
-"""The workbook generator (docs/hooks/workbook.py) and the workbook of chapter 5: blank as generated,
+"""The workbook generator (makemore_lib/book/workbook.py) and the workbook of chapter 5: blank as generated,
 it runs to the end and reports every exercise unfilled; the chapter itself reports every gradient matching."""
 import ast
-import importlib.util
 import re
+
+import jupytext
 
 import pytest
 
 from conftest import REPO, run_python
+from makemore_lib.book import workbook as wb
 
 CHAPTER = REPO / "chapters" / "05_backprop.py"
 
-
-def load_workbook_module():
-    spec = importlib.util.spec_from_file_location("workbook", REPO / "docs" / "hooks" / "workbook.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-wb = load_workbook_module()
 
 EXAMPLE = '''# %% [markdown]
 # Exercise: compute dx = 2 * x.
@@ -100,8 +93,8 @@ def test_line_endings_are_kept():
 
 
 def solution_cells(text):
-    cells = re.split(r"^(# %%.*)$", text, flags=re.M)
-    return [body for header, body in zip(cells[1::2], cells[2::2]) if "solution" in header]
+    """Read by Jupytext itself, not by the generator's parser."""
+    return [c.source for c in jupytext.reads(text, fmt="py:percent").cells if "solution" in c.metadata.get("tags", [])]
 
 
 def test_every_solution_line_of_chapter_5_is_blanked():

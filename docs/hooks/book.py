@@ -3,7 +3,7 @@
 What it does, in build order:
 - on_config: reads the mode and data file exactly as the chapters will (settings.load), and
   points mkdocs-jupyter's HTML cache next to ours.
-- on_files (before mkdocs-jupyter's): executes the chapters through chapter_exec (cached),
+- on_files (before mkdocs-jupyter's): executes the chapters through makemore_lib.book.execute (cached),
   turns each executed notebook into a page notebook (markdown outputs rendered with the
   site's Markdown, solution cells folded, download links beside the stamp) that
   mkdocs-jupyter renders with execute: false, and adds the downloads (.py, .ipynb, workbook)
@@ -30,19 +30,11 @@ from mkdocs.plugins import event_priority
 from mkdocs.structure.files import File
 from mkdocs.utils import get_relative_url
 
-import chapter_exec  # a sibling: MkDocs puts this folder on sys.path while loading the hook
-
-try:
-    import workbook  # written alongside chapter 5: make_workbook(source) -> str, has_solutions(source) -> bool
-except ModuleNotFoundError as exc:
-    if exc.name != "workbook":
-        raise
-    workbook = None
+from makemore_lib.book import chapters, execute, workbook
 
 log = logging.getLogger("mkdocs.hooks.makemore")
 
 DOWNLOADS_TOKEN = "@@MAKEMORE_DOWNLOADS@@"
-SOLUTION_TAG = "solution"
 MATHJAX_PARTS = ("tex-mml-chtml.js", "input", "output/chtml", "ui", "a11y")
 OUTPUT_MARKDOWN = dict(extensions=["admonition", "tables", "pymdownx.arithmatex"],
                        extension_configs={"pymdownx.arithmatex": {"generic": True}})
@@ -107,14 +99,14 @@ def on_serve(server, config, builder):
 @event_priority(50)  # before mkdocs-jupyter's on_files, which claims the .ipynb pages we add
 def on_files(files, config):
     book = BOOK
-    sources = chapter_exec.chapter_sources(book.root / "chapters")
+    sources = chapters.chapter_sources(book.root / "chapters")
     try:
-        executed = chapter_exec.execute_chapters(
+        executed = execute.execute_chapters(
             sources, root=book.root, cache_dir=book.cache / "chapters", lib_dir=book.lib_dir,
             data_path=book.settings.data_path, quick=book.settings.quick)
-    except chapter_exec.ChapterError as exc:
+    except execute.ChapterError as exc:
         raise PluginError(str(exc)) from None
-    except chapter_exec.BuildInterrupted as exc:  # one line, then out: no traceback, no chapter blamed
+    except execute.BuildInterrupted as exc:  # one line, then out: no traceback, no chapter blamed
         print(f"makemore: build {exc}", file=sys.stderr)
         raise SystemExit(130) from None
 
@@ -123,7 +115,7 @@ def on_files(files, config):
         chapter = Chapter(source, executed[source], f"chapters/{source.stem}.ipynb")
         nb = nbformat.read(chapter.executed, as_version=4)
         check_outputs(chapter, nb)
-        chapter.runs = chapter_exec.records(nb, book.run_mime)
+        chapter.runs = execute.records(nb, book.run_mime)
         # a real file under a source dir of its own: mkdocs-jupyter's wrapper needs src_dir
         pages_src = book.cache / "page-notebooks"
         write_if_changed(pages_src / chapter.page_uri, nbformat.writes(page_notebook(nb)))
@@ -143,7 +135,7 @@ def write_if_changed(path: Path, text: str) -> None:
     """Leave an unchanged file alone, so mkdocs-jupyter's cache (keyed on its bytes) stays warm."""
     if path.is_file() and path.read_text(encoding="utf-8") == text:
         return
-    chapter_exec.write_atomic(path, text)
+    execute.write_atomic(path, text)
 
 
 PLOT_CALL = re.compile(r"^[^#\n]*\bplots\.(?:plot_\w+|show)\(", re.M)
@@ -192,7 +184,7 @@ def fold_solutions(cells):
     folded, inside = [], False
     opening = '<details class="success solution"><summary>Solution</summary>'
     for cell in cells:
-        is_solution = cell.cell_type == "code" and SOLUTION_TAG in cell.metadata.get("tags", [])
+        is_solution = cell.cell_type == "code" and chapters.SOLUTION_TAG in cell.metadata.get("tags", [])
         if is_solution and not inside:
             folded.append(_raw_html(opening, f"solution-{len(folded)}-open"))
         if inside and not is_solution:
@@ -218,7 +210,7 @@ def downloads(source: Path) -> list[tuple[str, str]]:
     text = source.read_text(encoding="utf-8")
     out = [(f"downloads/{source.stem}.py", text),
            (f"downloads/{source.stem}.ipynb", _ipynb(text))]
-    if workbook is not None and workbook.has_solutions(text):
+    if workbook.has_solutions(text):
         blank = workbook.make_workbook(text)
         out += [(f"downloads/{source.stem}_workbook.py", blank),
                 (f"downloads/{source.stem}_workbook.ipynb", _ipynb(blank))]
@@ -226,7 +218,7 @@ def downloads(source: Path) -> list[tuple[str, str]]:
 
 
 def _ipynb(py_text: str) -> str:
-    return jupytext.writes(chapter_exec.notebook_from_text(py_text), fmt="ipynb")
+    return jupytext.writes(chapters.notebook_from_text(py_text), fmt="ipynb")
 
 
 def mathjax_files() -> list[tuple[Path, str]]:

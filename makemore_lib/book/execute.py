@@ -3,7 +3,7 @@
 A chapter's executed notebook is a function of: its own source, every module of
 makemore_lib, the scripts in data/, the bytes of the data file, the mode (quick/full), the torch, matplotlib and
 Python versions, the CPU kernels torch uses (and the environment variables in KEYED_ENV that
-choose them or the thread count), and this file. The cache key hashes all of them, so an entry is reused
+choose them or the thread count), and the modules of this package. The cache key hashes all of them, so an entry is reused
 exactly when none changed. What else in the environment could change a page is set by the
 build itself for every kernel (KERNEL_ENV: how figures render, Python's hash seed). Entries are written to a temporary file and renamed into place,
 so a build interrupted mid-write leaves no entry behind, only a temp file no lookup reads.
@@ -12,7 +12,7 @@ Chapters run two at a time, each in its own kernel process (settings.load() give
 kernel one torch thread; the machine has two cores). A cell that raises stops the build
 with one paragraph naming the chapter file, the cell, its first line and the error.
 
-No MkDocs import here: the hook (book.py) and the tests both use this module.
+No MkDocs import here: the hook (docs/hooks/book.py) and the tests both use this module.
 """
 from __future__ import annotations
 
@@ -21,18 +21,17 @@ import hashlib
 import importlib.metadata
 import logging
 import os
-import re
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import jupytext
 import nbformat
+
+from .chapters import KERNEL, notebook_from_source, percent_cells
 
 log = logging.getLogger("mkdocs.hooks.makemore")
 
-KERNEL = "python3"
 JOBS = 2  # chapters executing at once: one single-threaded kernel per core
 THIS_FILE = Path(__file__).resolve()
 # environment variables that change a chapter's numbers: part of the cache key
@@ -84,7 +83,8 @@ def cache_key(source: Path, lib_dir: Path, data_path: Path, quick: bool) -> str:
     add("mode", b"quick" if quick else b"full")
     add("versions", _versions().encode())
     add("machine", _machine().encode())
-    add("hook", THIS_FILE.read_bytes())
+    for module in sorted(THIS_FILE.parent.glob("*.py")):   # this package: conversion, execution
+        add(f"book/{module.name}", module.read_bytes())
     return h.hexdigest()
 
 
@@ -131,13 +131,11 @@ def _evict_older(path: Path) -> None:
 # ---------------------------------------------------------------- failures
 
 def _cell_lines(source_text: str, n_cells: int) -> list[int | None]:
-    """1-based line in the .py where each notebook cell starts (jupytext percent format)."""
-    markers = [i + 1 for i, line in enumerate(source_text.splitlines()) if line.startswith("# %%")]
-    if len(markers) == n_cells:
-        return markers
-    if len(markers) == n_cells - 1:  # text before the first marker became cell 1
-        return [1] + markers
-    return [None] * n_cells
+    """1-based line in the .py where each notebook cell starts."""
+    cells = percent_cells(source_text)
+    if len(cells) != n_cells:
+        return [None] * n_cells
+    return [1 if c.header is None else c.header + 1 for c in cells]
 
 
 def describe_failure(source: Path, nb, exc: BaseException) -> str:
@@ -165,21 +163,6 @@ def describe_failure(source: Path, nb, exc: BaseException) -> str:
 
 
 # ---------------------------------------------------------------- execution
-
-def notebook_from_text(text: str):
-    """A percent-format chapter as an un-executed notebook (nbformat v4), the same on every call:
-    cell ids are numbered (nbformat would draw random ones) and the kernel is named."""
-    nb = jupytext.reads(text, fmt="py:percent")
-    nb.metadata["kernelspec"] = {"name": KERNEL, "display_name": "Python 3", "language": "python"}
-    for i, cell in enumerate(nb.cells, start=1):
-        cell.id = f"cell-{i}"
-    return nb
-
-
-def notebook_from_source(source: Path):
-    """The chapter file as an un-executed notebook."""
-    return notebook_from_text(Path(source).read_text(encoding="utf-8"))
-
 
 async def _execute_one(source: Path, env: dict, display: str, kernel_log: Path):
     from nbclient import NotebookClient  # imported here: the hook loads fast when everything is cached
@@ -320,7 +303,3 @@ def records(nb, mime: str) -> list[dict]:
             if mime in out.get("data", {}):
                 found.append(dict(out["data"][mime]))
     return found
-
-
-def chapter_sources(chapters_dir: Path) -> list[Path]:
-    return sorted(p for p in Path(chapters_dir).glob("*.py") if re.match(r"\d\d_", p.name))

@@ -17,42 +17,28 @@ WorkbookError naming the line, since blanking `x[i] = ...` could not run.
 from __future__ import annotations
 
 import ast
-import json
-import re
+import sys
+from pathlib import Path
 
-SOLUTION_TAG = "solution"
+from .chapters import SOLUTION_TAG, ChapterFormatError, percent_cells
+
 PLACEHOLDER = "...  # TODO"
-_HEADER = re.compile(r"^# %%(?P<rest>.*)$")
-_TAGS = re.compile(r"\btags=(\[[^\]]*\])")
 
 
 class WorkbookError(ValueError):
     """A solution cell the generator cannot blank safely."""
 
 
-def _is_solution_header(line: str) -> bool:
-    m = _HEADER.match(line)
-    if not m or "[markdown]" in m["rest"] or "[raw]" in m["rest"]:
-        return False
-    tags = _TAGS.search(m["rest"])
-    if not tags:
-        return False
+def _solution_cells(text: str):
     try:
-        return SOLUTION_TAG in json.loads(tags[1])
-    except json.JSONDecodeError:
-        raise WorkbookError(f"cannot read the tags of cell header {line!r}") from None
-
-
-def _cells(lines: list[str]) -> list[tuple[int, int, bool]]:
-    """(first line, end line, is a solution cell) for each cell body, 0-based, end exclusive."""
-    starts = [i for i, line in enumerate(lines) if _HEADER.match(line.rstrip("\r\n"))]
-    bounds = starts + [len(lines)]
-    return [(s + 1, e, _is_solution_header(lines[s].rstrip("\r\n"))) for s, e in zip(bounds, bounds[1:])]
+        return [c for c in percent_cells(text) if c.kind == "code" and SOLUTION_TAG in c.tags]
+    except ChapterFormatError as exc:
+        raise WorkbookError(str(exc)) from None
 
 
 def has_solutions(source: str) -> bool:
     """True if the chapter has at least one code cell tagged "solution"."""
-    return any(sol for _, _, sol in _cells(source.splitlines(keepends=True)))
+    return bool(_solution_cells(source))
 
 
 def _target_text(target: ast.expr, where: str) -> str:
@@ -101,18 +87,25 @@ def make_workbook(source: str) -> str:
     lines = source.splitlines(keepends=True)
     out: list[str] = []
     pos = 0
-    for start, end, solution in _cells(lines):
-        out += lines[pos:start]
-        out += _blank_cell(lines[start:end], start) if solution else lines[start:end]
-        pos = end
+    for cell in _solution_cells(source):
+        out += lines[pos:cell.start]
+        out += _blank_cell(lines[cell.start:cell.end], cell.start)
+        pos = cell.end
     out += lines[pos:]
     return "".join(out)
 
 
-if __name__ == "__main__":   # python docs/hooks/workbook.py CHAPTER.py > WORKBOOK.py
-    import sys
-    from pathlib import Path
+def main(argv: list[str] | None = None) -> None:
+    """python -m makemore_lib.book.workbook CHAPTER.py > WORKBOOK.py"""
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        sys.exit("usage: python -m makemore_lib.book.workbook CHAPTER.py > WORKBOOK.py")
+    try:
+        text = Path(args[0]).read_text(encoding="utf-8")
+    except OSError as exc:
+        sys.exit(f"error: {args[0]}: {exc.strerror}")
+    sys.stdout.write(make_workbook(text))
 
-    if len(sys.argv) != 2:
-        sys.exit("usage: python docs/hooks/workbook.py CHAPTER.py > WORKBOOK.py")
-    sys.stdout.write(make_workbook(Path(sys.argv[1]).read_text(encoding="utf-8")))
+
+if __name__ == "__main__":
+    main()
