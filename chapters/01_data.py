@@ -15,10 +15,9 @@ import math
 
 import torch
 
-from makemore_lib import data, lecture, plots, report, settings
+from makemore_lib import chapter, data, lecture, plots, report, settings
 
-S = settings.load()
-report.show_stamp(S)
+S, _, claims = chapter.begin()   # the splits are built in the open below
 print(f"mode: {S.mode}; this chapter trains nothing (later chapters: {S.max_steps:,} steps per run)")
 
 # %% [markdown]

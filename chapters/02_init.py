@@ -13,11 +13,9 @@ import math
 import torch
 import torch.nn.functional as F
 
-from makemore_lib import data, lecture, models, plots, report, settings, train
+from makemore_lib import chapter, data, lecture, models, plots, report, settings, train
 
-S = settings.load()
-report.show_stamp(S)
-D = data.load_splits(S.data_path)
+S, D, claims = chapter.begin()
 decay_step = S.steps(100_000)
 print(f"mode: {S.mode}; every training run: {S.max_steps:,} steps, batch 32, "
       f"lr 0.1, then 0.01 from step {decay_step:,}")

@@ -19,15 +19,13 @@ import warnings
 import torch
 import torch.nn.functional as F
 
-from makemore_lib import data, layers, lecture, models, plots, report, settings, train
+from makemore_lib import chapter, layers, lecture, models, plots, report, settings, train
 
-S = settings.load()
-report.show_stamp(S)
+S, D, claims = chapter.begin()
 decay_step = S.steps(100_000)
 print(f"mode: {S.mode}; the BatchNorm MLP trains {S.max_steps:,} steps, "
       f"learning rate 0.1, then 0.01 from step {decay_step:,}")
 
-D = data.load_splits(S.data_path)
 print(f"Xtr {tuple(D.Xtr.shape)}, Xdev {tuple(D.Xdev.shape)}, vocabulary {D.vocab_size}")
 
 

@@ -13,16 +13,14 @@
 # %%
 import torch
 
-from makemore_lib import data, layers, lecture, models, plots, report, settings, train
+from makemore_lib import chapter, layers, lecture, models, plots, report, settings, train
 
-S = settings.load()
-report.show_stamp(S)
+S, D, claims = chapter.begin()
 EXP_STEPS = 1_000                 # the diagnostic and experiment runs, the same in both modes
 decay_step = S.steps(150_000)
 print(f"mode: {S.mode}; diagnostics and experiments: {EXP_STEPS:,} steps each; "
       f"full training: {S.max_steps:,} steps, learning rate 0.1, then 0.01 from step {decay_step:,}")
 
-D = data.load_splits(S.data_path)
 SATURATED = 0.97                  # |tanh| above this counts as saturated (the lecture's threshold here)
 
 

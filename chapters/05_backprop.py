@@ -34,11 +34,9 @@ import timeit
 import torch
 import torch.nn.functional as F
 
-from makemore_lib import backprop, data, layers, plots, report, settings, train
+from makemore_lib import backprop, chapter, layers, plots, report, settings, train
 
-S = settings.load()
-report.show_stamp(S)
-D = data.load_splits(S.data_path)
+S, D, claims = chapter.begin()
 decay_step = S.steps(100_000)
 print(f"mode: {S.mode}; exercise 4 trains for {S.max_steps:,} steps, batch 32, "
       f"lr 0.1, then 0.01 from step {decay_step:,}")

@@ -16,13 +16,13 @@ from pathlib import Path
 
 import matplotlib
 
-if "ipykernel" not in sys.modules:
+from .settings import REPO_ROOT, in_notebook
+
+if not in_notebook():
     matplotlib.use("Agg")  # a script saves its figures; it never opens windows
 
 import matplotlib.pyplot as plt
 import torch
-
-from .settings import REPO_ROOT
 
 STYLE = {
     "figure.figsize": (8, 3.6),
@@ -57,7 +57,7 @@ def show(fig, name: str | None = None) -> None:
     """Display `fig` inline in a notebook, or save it under build/figures/ in a script."""
     global _saved
     fig.tight_layout()
-    if "ipykernel" in sys.modules:
+    if in_notebook():
         from IPython.display import display
         png = io.BytesIO()
         fig.savefig(png, format="png")

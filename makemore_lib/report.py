@@ -6,19 +6,14 @@ MIME type RUN_MIME, which the site build collects into the results page.
 """
 from __future__ import annotations
 
-import sys
-
 from . import lecture
+from .settings import in_notebook
 
 RUN_MIME = "application/vnd.makemore.run+json"
 
 
-def _in_notebook() -> bool:
-    return "ipykernel" in sys.modules
-
-
 def show_markdown(text: str, extra: dict | None = None) -> None:
-    if _in_notebook():
+    if in_notebook():
         from IPython.display import display
         display({"text/markdown": text, "text/plain": text, **(extra or {})}, raw=True)
     else:
@@ -34,7 +29,7 @@ def show_source(obj) -> None:
 
 def show_stamp(settings) -> None:
     """The first output of every chapter: mode, steps, dataset and its hash, torch, date."""
-    if _in_notebook():
+    if in_notebook():
         show_markdown(f'!!! info "How this page was computed"\n    {settings.stamp()}')
     else:
         print(settings.stamp())

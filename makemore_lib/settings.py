@@ -63,6 +63,11 @@ class Settings:
                 f"run {datetime.date.today().isoformat()}")
 
 
+def in_notebook() -> bool:
+    """True inside a Jupyter kernel (the site build, Jupyter, VS Code), False in a script."""
+    return "ipykernel" in sys.modules
+
+
 def _env_flag(name: str) -> bool:
     value = os.environ.get(name, "").strip().lower()
     if value in ("", "0", "false", "no", "off"):
@@ -80,7 +85,7 @@ def load(argv: list[str] | None = None) -> Settings:
     ignored. The word list is checked here, as `data.load_splits` would, so that a chapter
     stops before its first output rather than halfway.
     """
-    in_kernel = "ipykernel" in sys.modules
+    in_kernel = in_notebook()
     if not in_kernel:
         install_one_line_errors()
     args = parse_options([] if in_kernel and argv is None else (sys.argv[1:] if argv is None else argv))

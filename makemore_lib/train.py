@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from .errors import TrainingDiverged
+from .settings import in_notebook
 
 
 @dataclass
@@ -47,7 +48,7 @@ def lr_schedule(lr: float = 0.1, lr_after: float = 0.01, decay_step: int | None 
 
 def progress(total: int, desc: str):
     """A tqdm bar on an interactive terminal only: none under pytest, in a page, or in a pipe."""
-    if not sys.stderr.isatty() or "ipykernel" in sys.modules:
+    if not sys.stderr.isatty() or in_notebook():
         return None
     from tqdm import tqdm
     return tqdm(total=total, desc=desc, unit="step", mininterval=0.5, leave=False)
