@@ -5,6 +5,7 @@
 #   make test      the whole test suite (quick mode)
 #   make chapters  run every chapter as a plain script (quick mode: QUICK=0 for full)
 #   make publish   build the site with the lecture's full training into site/
+#   make deploy    the same publication build, pushed to GitHub Pages (mkdocs gh-deploy)
 
 PYTHON ?= python3
 VENV := .venv
@@ -12,7 +13,7 @@ PY := $(VENV)/bin/python
 SETUP_STAMP := $(VENV)/.setup-done
 QUICK ?= 1
 
-.PHONY: setup serve test browser-deps chapters publish clean
+.PHONY: setup serve test browser-deps chapters publish deploy clean
 
 setup: $(SETUP_STAMP)
 
@@ -57,8 +58,15 @@ serve: setup
 	MAKEMORE_QUICK=1 NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs serve
 
 # publication: the lecture's full training, into site/
+PUBLISH_ENV := MAKEMORE_QUICK=0 NO_MKDOCS_2_WARNING=1
 publish: setup
-	MAKEMORE_QUICK=0 NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
+	$(PUBLISH_ENV) $(VENV)/bin/mkdocs build --strict
+
+# GitHub Pages: `mkdocs gh-deploy` runs the same build through the same hook, in the same
+# mode and with the same .cache/ (nothing cached is executed again: after `make publish` it
+# only commits site/), to the gh-pages branch of the remote `origin`, and pushes it
+deploy: setup
+	$(PUBLISH_ENV) $(VENV)/bin/mkdocs gh-deploy --strict --force
 
 clean:
 	rm -rf build site .cache

@@ -40,7 +40,7 @@ print(f"\nyear {make_names.YEAR}, names given to at least {make_names.MIN_COUNT}
 # `python data/make_names.py --check` re-derives the file and compares it byte for byte
 # with the committed one, so the list is reproducible rather than downloaded from
 # somewhere. A name registered for both sexes appears twice, once in each half of the
-# file, so the number of lines and the number of distinct names differ.
+# file, so the number of lines and the number of distinct names differ:
 
 # %%
 words = data.load_words(S.data_path)
@@ -51,14 +51,17 @@ print(f"lines (names): {len(words):,}")
 print(f"distinct names: {len(counts):,}  ({len(twice):,} of them appear more than once)")
 print(f"first names in the file: {words[:8]}")
 print(f"examples of names listed twice: {twice[:6]}")
+repeats = len(words) - len(counts)
+claims.say(f"In this file {repeats:,} of the {len(words):,} lines repeat a name listed before." if repeats else
+           "Every line of this file is a distinct name.", repeats == len(words) - len(set(words)),
+           f"{len(words):,} lines, {len(counts):,} distinct names")
 
 # %% [markdown]
 # ## Alphabet and lengths
 #
 # The model sees characters, so what matters is which characters occur and how long a name
 # is: a long name contributes many training examples, and every name contributes exactly
-# one "end of name" example. (The SSA's files cut names at 15 characters, which the maximum
-# below shows for the embedded list.)
+# one "end of name" example. (The SSA's files cut names at 15 characters.)
 
 # %%
 alphabet = sorted(set("".join(words)))
@@ -68,11 +71,23 @@ print(f"length: min {lengths.min().item()}, max {lengths.max().item()}, "
       f"mean {lengths.float().mean().item():.2f}, median {lengths.median().item()}")
 print(f"shortest: {[w for w in words if len(w) == lengths.min()][:6]}")
 print(f"longest:  {[w for w in words if len(w) == lengths.max()][:3]}")
+longest = lengths.max().item()
+if longest == 15:
+    claims.say("The longest names have exactly 15 characters: the SSA's cut shows.", longest == 15, f"max {longest}")
+else:
+    claims.say(f"The longest names have {longest} characters; this list is not cut at 15 as the SSA's files are.",
+               longest != 15, f"max {longest}")
 
 # %%
 length_values = list(range(lengths.min().item(), lengths.max().item() + 1))
 plots.plot_bars(length_values, [(lengths == n).sum().item() for n in length_values],
                 title="names per length", xlabel="characters in the name", ylabel="names")
+median = lengths.median().item()
+near_median = ((lengths >= median - 2) & (lengths <= median + 2)).float().mean().item()
+claims.say(f"What to see: one hump around the median length of {median}. {near_median:.0%} of the names have "
+           f"{median - 2} to {median + 2} characters; the tail to the right is few names, each of which "
+           f"yields more examples (a name of $n$ characters gives $n + 1$).",
+           near_median > 0.5, f"{near_median:.1%} within median +/- 2")
 
 # %% [markdown]
 # ## The vocabulary
@@ -142,7 +157,7 @@ for w in words[:2]:
 # A name of length $n$ gives $n + 1$ examples, so each split holds
 # $\sum_w (\lvert w \rvert + 1)$ examples. `load_splits` does the vocabulary, the split and
 # the windows in one call; every later chapter starts from it. Our sizes sit beside the
-# lecture's, which came from its own, slightly smaller, list.
+# lecture's, which came from its own list (another year of the same SSA records).
 
 # %%
 D = data.load_splits(S.data_path, block_size=block_size)
@@ -155,6 +170,15 @@ report.show_table(
                                     [D.Xtr, D.Xdev, D.Xte], [D.Ytr, D.Ydev, D.Yte],
                                     lecture.SPLIT_SIZES)])
 print(f"dtype {D.Xtr.dtype}; each row of X is {block_size} token indices, Y holds the next token")
+ours_vs_lecture = [len(X) / ref - 1 for X, ref in zip([D.Xtr, D.Xdev, D.Xte], lecture.SPLIT_SIZES)]
+furthest = max(map(abs, ours_vs_lecture))
+differences = ", ".join(f"{d:+.1%}" for d in ours_vs_lecture)
+if furthest == 0:
+    claims.say("The splits have exactly the lecture's sizes: this is the lecture's own list.", furthest == 0, differences)
+else:
+    claims.say(f"Our splits differ from the lecture's by {differences} in examples (train, dev, test): "
+               f"{'close, not equal' if furthest < 0.05 else 'far apart'}, so later chapters' losses can be set "
+               f"beside the lecture's but are not expected to equal them.", furthest > 0, differences)
 
 # %% [markdown]
 # ## What the targets look like
@@ -174,3 +198,26 @@ plots.plot_bars([itos[i] for i in range(vocab_size)], freq,
 print(f"'.' is the target {freq[0].item():,} times; training names: {len(train_words):,}")
 print(f"uniform guess: ln({vocab_size}) = {math.log(vocab_size):.4f}; "
       f"context-free guess (entropy of Ytr): {entropy:.4f}")
+claims.check("The `.` bar counts exactly one example per training name", freq[0].item() == len(train_words),
+             f"'.' {freq[0].item():,} times, {len(train_words):,} training names")
+claims.check("the entropy is below ln V", entropy < math.log(vocab_size),
+             f"H = {entropy:.4f}, ln V = {math.log(vocab_size):.4f}")
+by_count = freq.argsort(descending=True).tolist()
+common, rarest = by_count[:5], [i for i in by_count if freq[i] > 0][-1]
+spread = freq[common[0]].item() / freq[rarest].item()
+claims.say(f"What to see: the letters are far from equally common. The five most frequent targets "
+           f"({', '.join(repr(itos[i]) for i in common)}) make {freq[common].sum().item() / freq.sum().item():.0%} "
+           f"of all examples, and the most frequent, {itos[common[0]]!r}, is {spread:.0f} times as common as "
+           f"the rarest, {itos[rarest]!r}.", spread > 10, f"counts {freq[common[0]].item():,} vs {freq[rarest].item():,}")
+
+# %% [markdown]
+# ## What this chapter showed
+
+# %%
+claims.say(f"The word list holds {len(words):,} names ({len(counts):,} distinct) over {len(alphabet)} letters; "
+           f"with the `.` marker that makes {vocab_size} tokens. Split 80/10/10 by name and cut into windows of "
+           f"{block_size}, it gives {len(D.Xtr):,} training, {len(D.Xdev):,} dev and {len(D.Xte):,} test examples. "
+           f"Two baselines frame every loss in the book: {math.log(vocab_size):.4f} (ln {vocab_size}) for a model "
+           f"that knows nothing, the loss an initialized network should start from, and {entropy:.4f} for one "
+           f"that knows only how common each token is; a model has used the context only where it goes below the "
+           f"second.", entropy < math.log(vocab_size), f"H = {entropy:.4f}, ln V = {math.log(vocab_size):.4f}")

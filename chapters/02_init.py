@@ -83,6 +83,7 @@ print(f"original init, first minibatch: {loss0:.4f}")
 print(f"logits: std {logits.std().item():.2f}, range [{logits.min().item():.1f}, {logits.max().item():.1f}]")
 print(f"largest probability per example, mean over the batch: {probs.max(1).values.mean().item():.3f}")
 print(f"probability given to the correct token, mean over the batch: {probs[torch.arange(32), Yb].mean().item():.2e}")
+report.publish("init/loss0", loss0, fmt=".4f")
 
 # %% [markdown]
 # The network is not unsure; it is sure and wrong. For logits $z$ and correct token $y$,
@@ -134,6 +135,7 @@ model_sf, g_sf = new_mlp("softmax_fixed")
 logits_sf = model_sf(D.Xtr[first_batch(g_sf)])   # (32, 27)
 print(f"softmax fixed, first minibatch: {F.cross_entropy(logits_sf, Yb).item():.4f} "
       f"(expected {lecture.EXPECTED_INITIAL_LOSS:.4f}); logits std {logits_sf.std().item():.3f}")
+report.publish("init/loss0_softmax_fixed", F.cross_entropy(logits_sf, Yb).item(), fmt=".4f")
 
 # %% [markdown]
 # Now train both. `train.train` records $\log_{10}$ of every minibatch loss in `lossi`; its

@@ -29,12 +29,12 @@
 
 # %%
 import math
-import timeit
+import time
 
 import torch
 import torch.nn.functional as F
 
-from makemore_lib import backprop, chapter, layers, plots, report, settings, train
+from makemore_lib import backprop, chapter, layers, lecture, plots, report, settings, train
 
 S, D, claims = chapter.begin()
 decay_step = S.steps(100_000)
@@ -52,8 +52,9 @@ print(f"mode: {S.mode}; exercise 4 trains for {S.max_steps:,} steps, batch 32, "
 #
 # The initialization is deliberately odd. `b2`, `b1`, `bnbias` are small random numbers
 # rather than zeros and `bngain` is $1$ plus noise rather than exactly $1$. With zeros and
-# ones, several gradients come out exactly zero or exactly equal to one another, and a
-# wrong formula can agree with autograd by accident. Every number here is drawn from the
+# ones, some terms of a gradient formula become a factor of exactly $1$ or an added $0$,
+# and a formula that forgets them agrees with autograd by accident (forget `bngain` in
+# `dbnraw`, and with `bngain` all ones nothing shows). Every number here is drawn from the
 # seeded generator `g`, including the two BatchNorm parameters that the lecture draws from
 # PyTorch's global generator:
 
@@ -118,6 +119,8 @@ with torch.no_grad():
     library_loss = net.forward(Xb, Yb)["loss"]
 print(f"loss {loss.item():.6f}; the library's forward pass gives {library_loss.item():.6f} "
       f"(difference {abs(loss.item() - library_loss.item()):.1e})")
+claims.check("computes the same loss as F.cross_entropy(net(Xb), Yb)",
+             abs(loss.item() - library_loss.item()) < 1e-5, f"difference {abs(loss.item() - library_loss.item()):.1e}")
 
 # %% [markdown]
 # ## Exercise 1: backpropagate through every step
@@ -177,6 +180,8 @@ dlogits = dnorm_logits + F.one_hot(logits.max(1).indices, vocab_size) * dlogit_m
 
 # %%
 print(f"largest |dlogit_maxes| from autograd: {logit_maxes.grad.abs().max().item():.1e}")
+claims.check("Autograd's is zero up to rounding", logit_maxes.grad.abs().max().item() < 1e-6,
+             f"largest |dlogit_maxes| {logit_maxes.grad.abs().max().item():.1e}")
 
 # %% [markdown]
 # **Exercise 1b: the second linear layer and tanh.** From `dlogits`, compute `dh`, `dW2`,
@@ -221,12 +226,14 @@ dhprebn = dbndiff + 1.0 / n * torch.ones_like(hprebn) * dbnmeani      # (n, n_hi
 # The `keepdim=True` in `dbnmeani` matters. Without it the gradient has shape
 # `(n_hidden,)` instead of `(1, n_hidden)`. The lecture's comparison function accepted that,
 # because `dt == t.grad` broadcasts a `(64,)` against a `(1, 64)` without complaint
-# (nn-zero-to-hero issue #59); `dhprebn` happens to come out right either way, so the bug
-# stays invisible. Our comparison checks shapes first:
+# (nn-zero-to-hero issue #59); and `dhprebn`, which adds `dbnmeani` broadcast over the batch,
+# comes out the same from a `(64,)` row as from a `(1, 64)` one, so the bug stays invisible.
+# Our comparison checks shapes first:
 
 # %%
 wrong_shape = backprop.compare("bnmeani, as (n_hidden,)", bnmeani.grad.view(-1), bnmeani)
 report.show_table(backprop.CHECK_HEADER, [wrong_shape.row()])
+claims.check("Our comparison checks shapes first", wrong_shape.status == "shape", f"verdict {wrong_shape.status!r}")
 
 # %% [markdown]
 # **Exercise 1d: the first linear layer and the embedding.** Finish with `dembcat`, `dW1`,
@@ -246,7 +253,7 @@ dC = torch.zeros_like(C).index_add_(0, Xb.view(-1), demb.view(-1, n_embd))  # (v
 # backward is a scatter-add: `index_add_` adds row $k$ of `demb.view(-1, n_embd)` into row
 # `Xb.view(-1)[k]` of a zero table, for all $n \cdot$`block_size` positions in one call. The
 # lecture writes it as a double Python loop over the batch and the context, which is
-# correct and slow (see the timing at the end).
+# correct and slower (timed at the end of the chapter).
 #
 # ### The check
 #
@@ -280,26 +287,32 @@ report.show_table(backprop.CHECK_HEADER, [c.row() for c in checks])
 print("exercise 1:", backprop.summary(checks))
 exact = [c.name for c in checks if c.status == "exact"]
 approximate = [c.name for c in checks if c.status == "approximate"]
-if approximate and all(c.ok for c in checks):
+ex1_written = all(c.status != "not yet" for c in checks)
+if ex1_written and approximate:
     used = max(c.maxdiff / c.tol for c in checks if c.status == "approximate")
-    report.show_markdown(f"On this machine {len(exact)} of the {len(checks)} gradients match autograd "
-                         f"bit for bit and {len(approximate)} approximately, the first of them `{approximate[0]}`; "
-                         f"the largest difference is {used:.0%} of its tolerance.")
-elif exact and len(exact) == len(checks):
-    report.show_markdown(f"On this machine all {len(checks)} gradients match autograd bit for bit.")
+    claims.say(f"On this machine {len(exact)} of the {len(checks)} gradients match autograd "
+               f"bit for bit and {len(approximate)} approximately, the first of them `{approximate[0]}`; "
+               f"the largest difference is {used:.0%} of its tolerance.",
+               all(c.ok for c in checks), backprop.summary(checks))
+elif ex1_written:
+    claims.say(f"On this machine all {len(checks)} gradients match autograd bit for bit.",
+               len(exact) == len(checks), backprop.summary(checks))
 
 # %% [markdown]
 # Which gradients match bit for bit depends on the machine, and an approximate match is
 # not a mistake. Autograd's backward through `tanh` is one fused kernel,
 # `aten.tanh_backward`; its vectorised versions (torch picks one for the CPU's vector
-# instructions) round $1 - h^2$ differently from our separate operations, and every
-# gradient below `hpreact` inherits that last-bit difference. So another machine may show
-# more or fewer exact matches in this table, but never a wrong one. Fed the same `dh`,
-# autograd's kernel reproduces its `dhpreact` exactly:
+# instructions) may round $1 - h^2$ differently from our separate operations, and where
+# they do, every gradient below `hpreact` inherits that last-bit difference. So another
+# machine may show more or fewer exact matches in this table; a correct gradient stays
+# within the tolerance on every one. Fed the same `dh`, autograd's kernel reproduces its
+# `dhpreact` exactly:
 
 # %%
-print("aten.tanh_backward(h.grad, h) equals hpreact.grad:",
-      torch.equal(torch.ops.aten.tanh_backward(h.grad, h.detach()), hpreact.grad))
+same_tanh = torch.equal(torch.ops.aten.tanh_backward(h.grad, h.detach()), hpreact.grad)
+print("aten.tanh_backward(h.grad, h) equals hpreact.grad:", same_tanh)
+claims.check("Fed the same dh, autograd's kernel reproduces its dhpreact exactly", same_tanh,
+             f"torch.equal: {same_tanh}")
 
 # %% [markdown]
 # ## Exercise 2: the cross-entropy backward in one expression
@@ -324,6 +337,8 @@ print("aten.tanh_backward(h.grad, h) equals hpreact.grad:",
 # %%
 loss_fast = F.cross_entropy(logits, Yb)
 print(f"F.cross_entropy: {loss_fast.item():.6f}, difference from the long way: {(loss_fast - loss).item():.1e}")
+claims.check("F.cross_entropy computes the same loss as our long way", abs((loss_fast - loss).item()) < 1e-5,
+             f"difference {(loss_fast - loss).item():.1e}")
 
 # %% [markdown]
 # **Exercise 2.** Write `dlogits` as one expression of `logits` and `Yb`.
@@ -332,9 +347,9 @@ print(f"F.cross_entropy: {loss_fast.item():.6f}, difference from the long way: {
 dlogits = (F.softmax(logits, 1) - F.one_hot(Yb, vocab_size)) / n    # (n, vocab_size)
 
 # %%
-check = backprop.compare("logits", dlogits, logits)
-report.show_table(backprop.CHECK_HEADER, [check.row()])
-print("exercise 2:", backprop.summary([check]))
+check2 = backprop.compare("logits", dlogits, logits)
+report.show_table(backprop.CHECK_HEADER, [check2.row()])
+print("exercise 2:", backprop.summary([check2]))
 
 # %% [markdown]
 # One expression is not only shorter: it skips the eight intermediate tensors and their
@@ -350,12 +365,17 @@ print("exercise 2:", backprop.summary([check]))
 # %%
 dlogits_autograd = logits.grad                                  # (n, vocab_size)
 plots.plot_heatmap(dlogits_autograd * n, title="n * dlogits for one batch",
-                   xlabel="character (0 is '.')", ylabel="example in the batch")
+                   xlabel="character (0 is '.')", ylabel="example in the batch",
+                   clabel="n * dlogits: p_j, or p_y - 1 at the answer")
 row_sums = dlogits_autograd.sum(1)                              # (n,)
 negatives = (dlogits_autograd < 0).sum(1)                       # (n,)
+one_pull = bool((negatives == 1).all() and (dlogits_autograd.argmin(1) == Yb).all())
 print(f"negative entries per row: {negatives.min().item()} to {negatives.max().item()}, "
       f"each at the correct character: {bool((dlogits_autograd.argmin(1) == Yb).all())}; "
       f"largest |row sum|: {row_sums.abs().max().item():.1e}")
+claims.check("In every row the one dark cell is the correct character", one_pull,
+             f"negative entries per row {negatives.min().item()} to {negatives.max().item()}")
+claims.check("A row sums to zero", row_sums.abs().max().item() < 1e-6, f"largest |row sum| {row_sums.abs().max().item():.1e}")
 
 # %% [markdown]
 # Gradient descent moves each logit against its gradient. In every row the one dark cell is
@@ -411,6 +431,8 @@ print(f"negative entries per row: {negatives.min().item()} to {negatives.max().i
 hpreact_fast = (bngain * (hprebn - hprebn.mean(0, keepdim=True))
                 / torch.sqrt(hprebn.var(0, keepdim=True, unbiased=True) + 1e-5) + bnbias)
 print(f"max |hpreact_fast - hpreact|: {(hpreact_fast - hpreact).abs().max().item():.1e}")
+claims.check("to be sure it is the same BatchNorm", (hpreact_fast - hpreact).abs().max().item() < 1e-5,
+             f"max difference {(hpreact_fast - hpreact).abs().max().item():.1e}")
 dhpreact = hpreact.grad   # (n, n_hidden) the gradient arriving at BatchNorm, autograd's so this exercise stands alone
 
 # %% [markdown]
@@ -421,9 +443,9 @@ dhpreact = hpreact.grad   # (n, n_hidden) the gradient arriving at BatchNorm, au
 dhprebn = bngain * bnvar_inv / n * (n * dhpreact - dhpreact.sum(0) - n / (n - 1) * bnraw * (dhpreact * bnraw).sum(0))  # (n, n_hidden)
 
 # %%
-check = backprop.compare("hprebn", dhprebn, hprebn)
-report.show_table(backprop.CHECK_HEADER, [check.row()])
-print("exercise 3:", backprop.summary([check]))
+check3 = backprop.compare("hprebn", dhprebn, hprebn)
+report.show_table(backprop.CHECK_HEADER, [check3.row()])
+print("exercise 3:", backprop.summary([check3]))
 
 # %% [markdown]
 # ### Bessel's correction and the train/test mismatch
@@ -437,9 +459,15 @@ print("exercise 3:", backprop.summary([check]))
 # %%
 gsim = torch.Generator().manual_seed(settings.SEED)
 samples = torch.randn((20_000, n), generator=gsim)             # (batches, n) variance 1
-print(f"mean of the 1/n variance:     {samples.var(1, unbiased=False).mean().item():.4f} "
-      f"(expected (n-1)/n = {(n - 1) / n:.4f})")
-print(f"mean of the 1/(n-1) variance: {samples.var(1, unbiased=True).mean().item():.4f} (expected 1)")
+var_biased = samples.var(1, unbiased=False).mean().item()
+var_unbiased = samples.var(1, unbiased=True).mean().item()
+print(f"mean of the 1/n variance:     {var_biased:.4f} (expected (n-1)/n = {(n - 1) / n:.4f})")
+print(f"mean of the 1/(n-1) variance: {var_unbiased:.4f} (expected 1)")
+# the mean of 20,000 batch variances has a standard error of about sqrt(2/(n-1) / 20,000) = 0.002
+claims.say(f"The simulation bears this out: the $1/n$ variance averages {var_biased:.4f} against "
+           f"$(n-1)/n$ = {(n - 1) / n:.4f}, the $1/(n-1)$ variance {var_unbiased:.4f} against 1.",
+           abs(var_biased - (n - 1) / n) < 0.01 and abs(var_unbiased - 1) < 0.01,
+           f"{var_biased:.4f}, {var_unbiased:.4f}")
 
 # %% [markdown]
 # The BatchNorm paper, and `torch.nn.BatchNorm1d` (and our `layers.BatchNorm1d`, which
@@ -459,12 +487,16 @@ out_eval = bn(x)                                       # the same batch, with th
 ratio = (out_eval / out_train)[out_train.abs() > 0.1]  # entries far from 0, where the ratio is well defined
 print(f"eval / train output on the same batch: {ratio.mean().item():.4f}; "
       f"sqrt((n-1)/n) = {math.sqrt((n - 1) / n):.4f}")
-for m in (4, 32, 256):
-    print(f"  batch {m:3d}: outputs shrink by {100 * (1 - math.sqrt((m - 1) / m)):.1f}% at test time")
+claims.check("its output shrinks by sqrt((n-1)/n)", abs(ratio.mean().item() - math.sqrt((n - 1) / n)) < 1e-3,
+             f"eval/train {ratio.mean().item():.4f}, sqrt((n-1)/n) {math.sqrt((n - 1) / n):.4f}")
+shrink = {m: 1 - math.sqrt((m - 1) / m) for m in (4, 32, 256)}
+for m, s in shrink.items():
+    print(f"  batch {m:3d}: outputs shrink by {s:.1%} at test time")
+claims.say(f"At batch 32 the mismatch is {shrink[32]:.1%}, which is why it rarely shows; at batch 4 it is "
+           f"{shrink[4]:.1%}, not negligible.", shrink[32] < 0.02 < 0.1 < shrink[4], f"{shrink}")
 
 # %% [markdown]
-# At batch 32 the mismatch is under 2%, which is why it rarely shows; at small batches it
-# is not negligible. The lecture avoids it by using the unbiased variance in both training
+# The lecture avoids it by using the unbiased variance in both training
 # and inference, which is the network of this chapter, and the source of the $n/(n-1)$ in
 # the formula above. Torch's choice keeps training-mode BatchNorm a pure normalisation of
 # the batch (every column exactly unit variance); the lecture's keeps the two modes
@@ -528,6 +560,13 @@ for step, step_checks in enumerate(result.checks):
     print(f"exercise 4, step {step}:", backprop.summary(step_checks))
 if not result.checks:
     print("exercise 4: no gradients to check yet")
+else:
+    ex4_checks = [c for step_checks in result.checks for c in step_checks]
+    claims.say(f"On each of the {len(result.checks)} checked steps all {len(result.checks[0])} parameter "
+               f"gradients agree with autograd's "
+               f"({sum(c.status == 'exact' for c in ex4_checks)} of the {len(ex4_checks)} checks bit for bit "
+               f"on this machine, the others within float32 rounding).",
+               all(c.ok for c in ex4_checks), backprop.summary(ex4_checks))
 
 # %% [markdown]
 # The loss over training (the mean of log10 of the minibatch loss over windows of steps):
@@ -537,19 +576,37 @@ if result.trained:
     window = max(1, result.steps // 200)
     plots.plot_loss({"manual backward": result.lossi}, window=window,
                     title=f"training loss, manual backward (mean over {window} steps)")
+    first, last = (10 ** (sum(part) / len(part)) for part in (result.lossi[:window], result.lossi[-window:]))
+    claims.say(f"What to see: the minibatch loss falls from about {first:.2f} over the first {window:,} steps "
+               f"to about {last:.2f} over the last {window:,}, with no `loss.backward()` anywhere; the "
+               f"learning rate drops from 0.1 to 0.01 at step {decay_step:,}.",
+               last < first, f"first window {first:.4f}, last window {last:.4f}")
 
 # %% [markdown]
 # As in the lecture, this network keeps no running statistics while it trains; afterwards
 # BatchNorm is calibrated once, with the mean and unbiased variance of the hidden
-# pre-activation over the whole training set, and the splits are evaluated with those:
+# pre-activation over the whole training set, and the splits are evaluated with those.
+# The lecture's numbers are printed beside ours; the recipe is the lecture's except in two
+# places: our word list is the 2017 SSA list, not the lecture's year, and `bngain` and
+# `bnbias` are drawn from the seeded generator `g`, not from torch's global one.
 
 # %%
 net4.calibrate(D.Xtr)
 train_loss = train.split_loss(net4, D.Xtr, D.Ytr)
 val_loss = train.split_loss(net4, D.Xdev, D.Ydev)
+lecture_train, lecture_val = lecture.RESULTS["backprop/manual"][1:]
 if result.trained:
     report.record_run("part-4 MLP trained with the manual backward pass", result.steps,
                       train_loss, val_loss, key="backprop/manual")
+    diffs = f"{train_loss - lecture_train:+.4f} train, {val_loss - lecture_val:+.4f} val"
+    if result.steps < settings.FULL_STEPS:
+        claims.say(f"This preview trained {result.steps:,} steps, not the lecture's {settings.FULL_STEPS:,}, "
+                   f"so its losses sit above the lecture's ({diffs}); the publication build trains in full.",
+                   train_loss > lecture_train and val_loss > lecture_val, diffs)
+    else:
+        claims.say(f"After the lecture's {result.steps:,} steps both losses are within 0.02 of the "
+                   f"lecture's ({diffs}).",
+                   abs(train_loss - lecture_train) < 0.02 and abs(val_loss - lecture_val) < 0.02, diffs)
 else:
     print(f"untrained network: train {train_loss:.4f}, val {val_loss:.4f} (nothing recorded)")
 
@@ -561,48 +618,150 @@ names = train.sample(net4, D.itos, block_size, 20, generator=torch.Generator().m
 print(", ".join(names))
 
 # %% [markdown]
-# ## The library's version, and why it is fast
+# ## How fast is a manual training step?
 #
-# `makemore_lib/backprop.py` keeps the finished backward pass, one small function per layer
-# with its formula in the docstring, composed as:
+# The lecture's own solution to exercise 4 computes `dC` with a double Python loop over the
+# batch and the context: one small tensor operation per position, $n \cdot$`block_size`
+# $= 96$ of them per step, where `index_add_` does the same additions in one call. Here is
+# that loop, checked against autograd's `dC` on the batch of exercise 1:
 
 # %%
-report.show_source(backprop.backward)
-
-# %% [markdown]
-# The lecture's own manual loop ran about three times slower than autograd, and the cause
-# is a single line: its embedding gradient loops over the batch in Python, one tiny tensor
-# operation per position, $n \cdot$`block_size` $= 96$ of them per step. `index_add_` does
-# the same additions in one call. Timed on this batch (a noisy measurement on a shared
-# machine):
-
-# %%
-demb_auto = emb.grad                                          # (n, block_size, n_embd)
-
-
-def dC_loop():
-    dC = torch.zeros_like(C)
+def dC_loop(demb, Xb, C):
+    """The lecture's embedding backward: dC[Xb[k, j]] += demb[k, j], one position at a time."""
+    dC = torch.zeros_like(C)                           # (vocab_size, n_embd)
     for k in range(Xb.shape[0]):
         for j in range(Xb.shape[1]):
-            dC[Xb[k, j]] += demb_auto[k, j]
+            ix = Xb[k, j]
+            dC[ix] += demb[k, j]
     return dC
 
 
-def dC_index_add():
-    return backprop.embedding_backward(demb_auto, Xb, C)
-
-
 with torch.no_grad():
-    same = torch.allclose(dC_loop(), dC_index_add())
-    t_loop = min(timeit.repeat(dC_loop, number=20, repeat=3)) / 20
-    t_index = min(timeit.repeat(dC_index_add, number=200, repeat=3)) / 200
-print(f"Python loop: {1e6 * t_loop:.0f} us, index_add_: {1e6 * t_index:.0f} us "
-      f"({t_loop / t_index:.0f}x faster); same result: {same}")
+    loop_check = backprop.compare("C, by the lecture's loop", dC_loop(emb.grad, Xb, C), C)
+report.show_table(backprop.CHECK_HEADER, [loop_check.row()])
 
 # %% [markdown]
-# With that line vectorised, the manual step does less work than autograd's: autograd
-# records a graph node for every operation of the forward pass and then runs a backward
-# function for each, including the long way through the mean and the variance, while the
-# manual pass jumps straight from `dhpreact` to `dhprebn` with the closed form of exercise 3.
-# `python -m makemore_lib.bench` times the autograd step, the manual step and chapter 4's
-# deep network step in one process and prints the manual/autograd speed ratio.
+# The library's backward pass, `backprop.backward`, is exercise 4's solution with each
+# layer's formula in a function of its own (shown folded below, like every solution).
+# `lecture_backward` is the same pass with the lecture's loop for `dC`: the two differ in
+# that one line only. In the workbook both are blank, and the timing below measures
+# autograd alone until they are written.
+
+# %% tags=["solution"]
+report.show_source(backprop.backward)
+
+
+def lecture_backward(Xb, Yb, C, W1, W2, bngain, embcat, bnraw, bnvar_inv, h, logits, **unused):
+    """backprop.backward, with the lecture's per-example loop for dC in place of index_add_."""
+    dlogits = backprop.cross_entropy_backward(logits, Yb)                              # (n, vocab_size)
+    dh, dW2, db2 = backprop.linear_backward(dlogits, h, W2)                            # (n, n_hidden)
+    dhpreact = backprop.tanh_backward(dh, h)                                           # (n, n_hidden)
+    dhprebn, dbngain, dbnbias = backprop.batchnorm_backward(dhpreact, bnraw, bngain, bnvar_inv)
+    dembcat, dW1, db1 = backprop.linear_backward(dhprebn, embcat, W1)                  # (n, block_size * n_embd)
+    dC = dC_loop(dembcat.view(*Xb.shape, -1), Xb, C)                                   # (vocab_size, n_embd)
+    return [dC, dW1, db1, dW2, db2, dbngain, dbnbias]
+
+
+vectorised_backward = backprop.backward                 # dC in one index_add_
+
+# %% [markdown]
+# The three training steps, timed in one run on exercise 4's network (200 hidden units) with
+# the same initialization and the same minibatches: autograd (`train.train`, whose step ends
+# in `loss.backward()`), the manual step with the lecture's loop, and the vectorised manual
+# step. Timings on a shared machine are noisy, so each kind runs `ROUNDS` rounds of
+# `STEPS` steps, the kinds alternating, and keeps its fastest round (as `timeit` advises:
+# the fastest round is the one least disturbed by the rest of the machine). The rounds are
+# the same in quick and full mode; the seconds they took are printed with the table.
+
+# %%
+ROUNDS, STEPS = 9, 100
+
+
+def seconds_per_step(backward, steps=STEPS):
+    """One round: a fresh network from the seed, `steps` training steps; None if `backward` is not written."""
+    g = torch.Generator().manual_seed(settings.SEED)
+    net = backprop.BackpropMLP(vocab_size, block_size, n_embd, n_hidden=200, generator=g)
+    if backward is None:
+        return train.train(net, D.Xtr, D.Ytr, steps, g, ud_every=None, desc="autograd").seconds / steps
+    if backward is Ellipsis:
+        return None
+    timed = backprop.train_manual(net, D.Xtr, D.Ytr, steps, g, backward=backward, desc="manual")
+    return timed.seconds / steps if timed.trained else None
+
+
+kinds = {"autograd, loss.backward()": None, "manual, the lecture's loop for dC": lecture_backward,
+         "manual, vectorised (backprop.backward)": vectorised_backward}
+rounds = {kind: [] for kind in kinds}
+started = time.perf_counter()
+for r in range(ROUNDS):
+    for kind in (list(kinds) if r % 2 == 0 else reversed(list(kinds))):
+        rounds[kind].append(seconds_per_step(kinds[kind]))
+best = {kind: None if None in times else min(times) for kind, times in rounds.items()}
+t_auto, t_loop, t_vec = best.values()
+report.show_table(["training step", f"fastest of {ROUNDS} rounds of {STEPS} steps", "time / autograd's"],
+                  [[kind, "not written yet" if t is None else f"{1e6 * t:.0f} us", "" if t is None else f"{t / t_auto:.2f}"]
+                   for kind, t in best.items()])
+print("training step timing:", ", ".join(f"{kind} {'-' if t is None else f'{1e6 * t:.0f} us'}" for kind, t in best.items()),
+      f"({time.perf_counter() - started:.1f} s for all rounds)")
+if t_loop is not None and t_vec is not None:
+    claims.say(f"On this run the lecture's loop made the manual step take {t_loop / t_vec:.1f} times as long "
+               f"as the vectorised one ({1e6 * t_loop:.0f} against {1e6 * t_vec:.0f} us) and "
+               f"{t_loop / t_auto:.1f} times as long as autograd's ({1e6 * t_auto:.0f} us), while the "
+               f"vectorised manual step took {t_vec / t_auto:.2f} times autograd's time.",
+               t_loop > t_vec, f"us per step: loop {1e6 * t_loop:.0f}, vectorised {1e6 * t_vec:.0f}, "
+               f"autograd {1e6 * t_auto:.0f}")
+
+# %% [markdown]
+# The two manual steps differ only in `dC`, and the loop's 96 additions are each a separate
+# call into torch for ten numbers of work. The vectorised manual step and autograd's differ
+# in how they reach the same gradients: autograd's forward pass records a graph, and its
+# backward pass runs one backward function per recorded operation (BatchNorm's mean and
+# variance the long way included), where the manual pass calls the six functions of
+# `backprop.backward`, with BatchNorm in exercise 3's closed form. The graph of one step:
+
+# %%
+leaves = {name: t.detach().requires_grad_() for name, t in net4.tensors().items()}
+graph_loss = backprop.forward(leaves, Xb, Yb)["loss"]
+nodes, todo = set(), [graph_loss.grad_fn]
+while todo:
+    node = todo.pop()
+    if node is not None and node not in nodes:
+        nodes.add(node)
+        todo += [parent for parent, _ in node.next_functions]
+computed = sorted(type(node).__name__ for node in nodes if type(node).__name__ != "AccumulateGrad")
+print(f"autograd's graph of one step: {len(computed)} backward functions "
+      f"(and {len(nodes) - len(computed)} gradient accumulators, one per parameter): {', '.join(computed)}")
+
+# %% [markdown]
+# `python -m makemore_lib.bench` measures the autograd and vectorised manual steps the same
+# way over more rounds, beside chapter 4's deep network.
+#
+# ## What this chapter showed
+
+# %%
+checks_1_to_3 = checks + [check2, check3]
+if all(c.status != "not yet" for c in checks_1_to_3):
+    claims.say(
+        f"* Exercises 1 to 3: every one of the {len(checks)} intermediate gradients of the forward pass, "
+        f"the one-expression cross-entropy backward and the one-formula BatchNorm backward agree with autograd: "
+        f"{sum(c.status == 'exact' for c in checks_1_to_3)} of these {len(checks_1_to_3)} bit for bit on this "
+        f"machine, the rest within float32 rounding.",
+        all(c.ok for c in checks_1_to_3), backprop.summary(checks_1_to_3))
+else:
+    report.show_markdown(f"* Exercises 1 to 3: {sum(c.status != 'not yet' for c in checks_1_to_3)} of "
+                         f"{len(checks_1_to_3)} gradients written so far.")
+if result.trained:
+    counts_y = torch.bincount(D.Ytr, minlength=vocab_size).float()
+    p_y = counts_y[counts_y > 0] / counts_y.sum()
+    context_free = -(p_y * p_y.log()).sum().item()        # chapter 1's entropy of Ytr
+    claims.say(f"* Exercise 4: {result.steps:,} steps of training with gradients computed by hand reach "
+               f"train {train_loss:.4f}, val {val_loss:.4f}, below the {context_free:.4f} of a model "
+               f"that ignores the context (chapter 1) and the {math.log(vocab_size):.4f} of a uniform guess.",
+               val_loss < context_free, f"val {val_loss:.4f}, entropy {context_free:.4f}")
+else:
+    report.show_markdown("* Exercise 4: waiting for `manual_backward`.")
+if t_loop is not None and t_vec is not None:
+    claims.say(f"* Speed: the lecture's per-example loop for `dC` made a manual step take {t_loop / t_vec:.1f} times "
+               f"as long as with `index_add_`; the vectorised manual step took {t_vec / t_auto:.2f} times "
+               f"autograd's time on this run.", t_loop > t_vec,
+               f"us per step: loop {1e6 * t_loop:.0f}, vectorised {1e6 * t_vec:.0f}, autograd {1e6 * t_auto:.0f}")

@@ -13,16 +13,15 @@ Each backward function is one vectorised formula (no Python loop over the batch)
 """
 from __future__ import annotations
 
-import math
-import time
 from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 
 from .errors import GradientShapeError
+from .layers import embed
 from .models import TANH_GAIN
-from .train import TrainResult, finite_loss, flatten_parameters, lr_schedule, minibatches
+from .train import TrainResult, lr_schedule, train
 
 PARAM_NAMES = ("C", "W1", "b1", "W2", "b2", "bngain", "bnbias")
 BN_EPS = 1e-5
@@ -73,20 +72,21 @@ class BackpropMLP:
         """Training-mode forward pass; see the module-level `forward`."""
         return forward(self.tensors(), Xb, Yb)
 
+    def _hprebn(self, X):
+        _, embcat = embed(self.C, X)                                      # (N, block_size * n_embd)
+        return embcat @ self.W1 + self.b1                                 # (N, n_hidden)
+
     def __call__(self, X):
         if self.training:
             return self.forward(X)["logits"]
-        emb = self.C[X]                                                   # (N, block_size, n_embd)
-        hprebn = emb.view(emb.shape[0], -1) @ self.W1 + self.b1           # (N, n_hidden)
+        hprebn = self._hprebn(X)                                          # (N, n_hidden)
         hpreact = self.bngain * (hprebn - self.bnmean) * (self.bnvar + BN_EPS)**-0.5 + self.bnbias
         return torch.tanh(hpreact) @ self.W2 + self.b2                    # (N, vocab_size)
 
     @torch.no_grad()
     def calibrate(self, X):
         """bnmean, bnvar <- mean and unbiased variance of the hidden pre-activation over all of X."""
-        emb = self.C[X]
-        hprebn = emb.view(emb.shape[0], -1) @ self.W1 + self.b1
-        self.bnvar, self.bnmean = torch.var_mean(hprebn, 0, keepdim=True, correction=1)
+        self.bnvar, self.bnmean = torch.var_mean(self._hprebn(X), 0, keepdim=True, correction=1)
         return self.bnmean, self.bnvar
 
     def train(self, mode: bool = True):
@@ -100,23 +100,24 @@ class BackpropMLP:
 def forward(P: dict, Xb, Yb=None) -> dict:
     """The forward pass in training mode, keeping what the backward pass needs.
 
-    bnmean = mean(hprebn), bnvar = sum((hprebn - bnmean)^2) / (n - 1) over the batch,
-    bnraw = (hprebn - bnmean) / sqrt(bnvar + 1e-5), hpreact = bngain * bnraw + bnbias.
+    bnmeani = mean(hprebn), bnvar = sum((hprebn - bnmeani)^2) / (n - 1) over the batch,
+    bnraw = (hprebn - bnmeani) / sqrt(bnvar + 1e-5), hpreact = bngain * bnraw + bnbias.
+    (bnmeani is the batch's mean, as the lecture names it; `BackpropMLP.bnmean` is the
+    calibrated mean of a whole split.)
     With `Yb`, also the mean cross-entropy `loss`.
     """
     n = Xb.shape[0]
-    emb = P["C"][Xb]                                            # (n, block_size, n_embd)
-    embcat = emb.view(n, -1)                                    # (n, block_size * n_embd)
+    emb, embcat = embed(P["C"], Xb)                             # (n, block_size, n_embd), (n, block_size * n_embd)
     hprebn = torch.addmm(P["b1"], embcat, P["W1"])              # (n, n_hidden) = embcat @ W1 + b1, one op
-    bnmean = hprebn.mean(0, keepdim=True)                       # (1, n_hidden)
-    bndiff = hprebn - bnmean                                    # (n, n_hidden)
+    bnmeani = hprebn.mean(0, keepdim=True)                      # (1, n_hidden)
+    bndiff = hprebn - bnmeani                                   # (n, n_hidden)
     bnvar = (bndiff * bndiff).sum(0, keepdim=True) / (n - 1)    # (1, n_hidden) Bessel-corrected
     bnvar_inv = (bnvar + BN_EPS)**-0.5                          # (1, n_hidden)
     bnraw = bndiff * bnvar_inv                                  # (n, n_hidden)
     hpreact = torch.addcmul(P["bnbias"], P["bngain"], bnraw)    # (n, n_hidden) = bngain * bnraw + bnbias
     h = torch.tanh(hpreact)                                     # (n, n_hidden)
     logits = torch.addmm(P["b2"], h, P["W2"])                   # (n, vocab_size) = h @ W2 + b2
-    cache = dict(n=n, emb=emb, embcat=embcat, hprebn=hprebn, bnmean=bnmean, bndiff=bndiff, bnvar=bnvar,
+    cache = dict(n=n, emb=emb, embcat=embcat, hprebn=hprebn, bnmeani=bnmeani, bndiff=bndiff, bnvar=bnvar,
                  bnvar_inv=bnvar_inv, bnraw=bnraw, hpreact=hpreact, h=h, logits=logits)
     if Yb is not None:
         cache["loss"] = F.cross_entropy(logits, Yb)
@@ -301,42 +302,44 @@ def unfilled(grads) -> list[str]:
     return [n for n, g in zip(PARAM_NAMES, grads) if not isinstance(g, torch.Tensor)]
 
 
-@torch.no_grad()
 def train_manual(net: BackpropMLP, Xtr, Ytr, steps: int, generator: torch.Generator, lr=lr_schedule(),
                  batch_size: int = 32, backward=backward, check_steps: int = 0,
                  desc: str = "manual backprop") -> ManualTrainResult:
-    """train.train's loop with `backward` in place of loss.backward(), under torch.no_grad().
+    """train.train with `backward` as its backward step in place of loss.backward().
 
     The same minibatches (all drawn up front from `generator`) and the same update
-    p += -lr(i) * grad, applied to all parameters at once through train.flatten_parameters.
-    `backward` is called as `backward(Xb=Xb, Yb=Yb, **net.tensors(), **cache)` and returns
-    the gradients in PARAM_NAMES order. On the first `check_steps` steps its
+    p += -lr(i) * grad. `backward` is called as `backward(Xb=Xb, Yb=Yb, **net.tensors(), **cache)`
+    and returns the gradients in PARAM_NAMES order. On the first `check_steps` steps its
     gradients are also compared with autograd's (result.checks). If any gradient is still `...`,
     nothing is trained and result.waiting_for names them.
     """
+    result = ManualTrainResult(steps=steps, lossi=[])
+    return train(net, Xtr, Ytr, steps, generator, lr=lr, batch_size=batch_size, ud_every=None, desc=desc,
+                 step=manual_step(net, backward, check_steps, result), result=result,
+                 hint="check the manual gradients against autograd")
+
+
+def manual_step(net: BackpropMLP, backward, check_steps: int, result: ManualTrainResult):
+    """The backward step of train.train, by hand: forward, `backward`, no graph recorded."""
     P = net.tensors()
     params = list(P.values())
-    flat, _ = flatten_parameters(params)             # train.train's one-buffer update; P stays valid
-    net.train()
-    result = ManualTrainResult(steps=steps, lossi=[])
-    start = time.perf_counter()
-    for i, Xb, Yb in minibatches(Xtr, Ytr, steps, batch_size, generator, desc):
+
+    @torch.no_grad()
+    def step(i, Xb, Yb, grad):
         cache = forward(P, Xb, Yb)
         grads = backward(Xb=Xb, Yb=Yb, **P, **cache)
         if i == 0:
             result.waiting_for = unfilled(grads)
             if result.waiting_for:
                 result.steps = 0
-                break
+                return None
             _check_shapes(grads, params)
         if i < check_steps:
             expected = autograd_gradients(P, Xb, Yb)
             result.checks.append([compare_grad(n, g, e) for n, g, e in zip(PARAM_NAMES, grads, expected)])
-        lossv = finite_loss(cache["loss"], i, steps, desc, "check the manual gradients against autograd")
-        flat += -lr(i) * torch.cat([d.reshape(-1) for d in grads])     # p.data += -lr * grad, all at once
-        result.lossi.append(math.log10(lossv))
-    result.seconds = time.perf_counter() - start
-    return result
+        torch.cat([d.reshape(-1) for d in grads], out=grad)
+        return cache["loss"]
+    return step
 
 
 def _check_shapes(grads, params) -> None:

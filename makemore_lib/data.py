@@ -95,14 +95,12 @@ def check_file(path: str | Path) -> list[str]:
     return words
 
 
-def build_dataset(words: list[str], block_size: int, stoi: dict[str, int] | None = None):
+def build_dataset(words: list[str], block_size: int, stoi: dict[str, int]):
     """Every (context, next character) pair: X (N, block_size) and Y (N,), both int64.
 
     The context starts as block_size boundary tokens and slides one character at a time,
     so "emma" with block_size 3 gives ... -> e, ..e -> m, .em -> m, emm -> a, mma -> .
     """
-    if stoi is None:
-        stoi, _ = build_vocab(words)
     X, Y = [], []
     for w in words:
         context = [0] * block_size
@@ -131,10 +129,6 @@ class Splits:
     @property
     def vocab_size(self) -> int:
         return len(self.itos)
-
-    def split(self, name: str) -> tuple[torch.Tensor, torch.Tensor]:
-        return {"train": (self.Xtr, self.Ytr), "val": (self.Xdev, self.Ydev),
-                "test": (self.Xte, self.Yte)}[name]
 
 
 def load_splits(path: str | Path, block_size: int = 3) -> Splits:

@@ -7,9 +7,18 @@ numbers.
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import torch
 
 from .errors import BatchTooSmall
+
+
+def embed(C, X):
+    """emb = C[X] (N, block_size, n_embd) and embcat (N, block_size * n_embd): each row's
+    context embeddings concatenated, the input of the first linear layer."""
+    emb = C[X]                                     # (N, block_size, n_embd)
+    return emb, emb.view(emb.shape[0], -1)         # (N, block_size * n_embd)
 
 
 class Linear:
@@ -76,8 +85,8 @@ class BatchNorm1d:
         self.out = self.gamma * xhat + self.beta
         return self.out
 
-    def set_statistics(self, x) -> None:
-        """Calibrate: replace the running statistics by those of `x` (N, dim) exactly."""
+    def calibrate(self, x) -> None:
+        """Replace the running statistics by those of `x` (N, dim) exactly: its mean and unbiased variance."""
         with torch.no_grad():
             self.running_var, self.running_mean = torch.var_mean(x, 0, correction=1)
 
@@ -90,6 +99,56 @@ class Tanh:
 
     def __call__(self, x):
         self.out = torch.tanh(x)
+        return self.out
+
+    def parameters(self):
+        return []
+
+
+class LayerNorm:
+    """y = gamma * (x - mean) / sqrt(var + eps) + beta, per example, over the features.
+
+    mean and the biased variance (1/dim) are taken over the last dimension of each row, so
+    an example is normalised by its own numbers only: no batch statistics, hence no running
+    statistics, no train/eval difference, and the same output at batch size 1 as inside any
+    batch. Matches torch.nn.LayerNorm(dim).
+    """
+
+    def __init__(self, dim: int, eps: float = 1e-5):
+        self.eps = eps
+        self.gamma = torch.ones(dim)
+        self.beta = torch.zeros(dim)
+
+    def __call__(self, x):
+        xmean = x.mean(-1, keepdim=True)             # (N, 1)
+        xdiff = x - xmean                            # (N, dim)
+        xvar = (xdiff * xdiff).mean(-1, keepdim=True)  # (N, 1) biased: 1/dim
+        self.out = self.gamma * xdiff * torch.rsqrt(xvar + self.eps) + self.beta
+        return self.out
+
+    def parameters(self):
+        return [self.gamma, self.beta]
+
+
+class ReLU:
+    """y = max(0, x)"""
+
+    def __call__(self, x):
+        self.out = torch.relu(x)
+        return self.out
+
+    def parameters(self):
+        return []
+
+
+class LeakyReLU:
+    """y = x if x > 0 else negative_slope * x: a unit that never fires still passes a gradient."""
+
+    def __init__(self, negative_slope: float = 0.01):
+        self.negative_slope = negative_slope
+
+    def __call__(self, x):
+        self.out = torch.nn.functional.leaky_relu(x, self.negative_slope)
         return self.out
 
     def parameters(self):
@@ -162,3 +221,27 @@ class Sequential:
 
     def eval(self):
         return self.train(False)
+
+    @torch.no_grad()
+    def calibrate(self, X) -> None:
+        """Set every BatchNorm's statistics to those of its input over all of X, layer by layer.
+
+        X passes through in eval mode, so each layer after a calibrated BatchNorm sees the
+        input that inference will give it."""
+        with eval_mode(self):
+            x = X
+            for layer in self.layers:
+                if hasattr(layer, "calibrate"):
+                    layer.calibrate(x)
+                x = layer(x)
+
+
+@contextmanager
+def eval_mode(model):
+    """Run the body with `model` in eval mode, then give it back the mode it had, also on error."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was_training)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 
 from .errors import BatchTooSmall
-from .layers import BatchNorm1d, Embedding, Flatten, Linear, Sequential, Tanh
+from .layers import BatchNorm1d, Embedding, Flatten, LayerNorm, Linear, Sequential, Tanh, embed
 
 TANH_GAIN = 5 / 3  # Kaiming gain for tanh: keeps the activations' std near 1 through a layer
 
@@ -67,11 +67,16 @@ class MLP:
     def parameters(self):
         return [p for _, p in self.named_parameters()]
 
-    def __call__(self, X):
-        emb = self.C[X]                                # (N, block_size, n_embd)
-        embcat = emb.view(emb.shape[0], -1)            # (N, block_size * n_embd)
+    def hidden_preact(self, X):
+        """hpreact before BatchNorm (or the hidden pre-activation without it): embcat @ W1 (+ b1)."""
+        _, embcat = embed(self.C, X)                   # (N, block_size * n_embd)
         if self.batchnorm:
-            hpreact = embcat @ self.W1                 # (N, n_hidden)
+            return embcat @ self.W1                    # (N, n_hidden)
+        return embcat @ self.W1 + self.b1              # (N, n_hidden)
+
+    def __call__(self, X):
+        hpreact = self.hidden_preact(X)                # (N, n_hidden)
+        if self.batchnorm:
             if self.training:
                 if hpreact.shape[0] < 2:  # the std of one example is NaN, which would poison the running std
                     raise BatchTooSmall("MLP with BatchNorm in training mode needs a batch of at least 2; "
@@ -85,18 +90,15 @@ class MLP:
             else:
                 bnmeani, bnstdi = self.bnmean_running, self.bnstd_running
             hpreact = self.bngain * (hpreact - bnmeani) / bnstdi + self.bnbias
-        else:
-            hpreact = embcat @ self.W1 + self.b1       # (N, n_hidden)
         h = torch.tanh(hpreact)                        # (N, n_hidden)
         self.hpreact, self.h = hpreact, h              # kept for the saturation plots
         return h @ self.W2 + self.b2                   # (N, vocab_size)
 
+    @torch.no_grad()
     def calibrate(self, X) -> tuple[torch.Tensor, torch.Tensor]:
         """Set the BatchNorm statistics to the mean and std of the hidden pre-activation over X."""
-        with torch.no_grad():
-            emb = self.C[X]
-            hpreact = emb.view(emb.shape[0], -1) @ self.W1
-            self.bnmean_running, self.bnstd_running = hpreact.mean(0), hpreact.std(0)
+        hpreact = self.hidden_preact(X)
+        self.bnmean_running, self.bnstd_running = hpreact.mean(0), hpreact.std(0)
         return self.bnmean_running, self.bnstd_running
 
     def train(self, mode: bool = True):
@@ -109,27 +111,35 @@ class MLP:
 
 def deep_mlp(vocab_size: int, block_size: int = 3, n_embd: int = 10, n_hidden: int = 100,
              n_layers: int = 5, batchnorm: bool = True, gain: float = TANH_GAIN,
-             generator: torch.Generator | None = None) -> Sequential:
-    """Chapter 4's network: n_layers x (Linear -> [BatchNorm1d] -> Tanh), then Linear -> [BatchNorm1d].
+             generator: torch.Generator | None = None, norm: str | None = "batch",
+             activation=Tanh) -> Sequential:
+    """Chapter 4's network: n_layers x (Linear -> [norm] -> activation), then Linear -> [norm].
 
-    Init as in the lecture: with BatchNorm the last BatchNorm's gamma is scaled by 0.1
-    (a less confident output at init); without it, the last Linear's weight by 0.1 and
-    every other Linear's weight by `gain` (5/3 compensates tanh's squashing).
+    `norm` is "batch" (BatchNorm1d), "layer" (LayerNorm) or None; `batchnorm=False` is the
+    same as norm=None. `activation` is a layer class (Tanh, ReLU, LeakyReLU, ...).
+    Init as in the lecture: with a norm the Linear layers have no bias and the last norm's
+    gamma is scaled by 0.1 (a less confident output at init); without one, the last Linear's
+    weight by 0.1 and every other Linear's weight by `gain` (5/3 compensates tanh's squashing).
+    The draws do not depend on `norm` or `activation`: the same seed gives the same weights.
     """
+    norms = {"batch": BatchNorm1d, "layer": LayerNorm, None: None}
+    if norm not in norms:
+        raise ValueError(f'norm must be "batch", "layer" or None, not {norm!r}')
+    Norm = norms[norm] if batchnorm else None
     g = generator
     layers = [Embedding(vocab_size, n_embd, generator=g), Flatten()]
     fan_in = n_embd * block_size
     for _ in range(n_layers):
-        layers.append(Linear(fan_in, n_hidden, bias=not batchnorm, generator=g))
-        if batchnorm:
-            layers.append(BatchNorm1d(n_hidden))
-        layers.append(Tanh())
+        layers.append(Linear(fan_in, n_hidden, bias=Norm is None, generator=g))
+        if Norm is not None:
+            layers.append(Norm(n_hidden))
+        layers.append(activation())
         fan_in = n_hidden
-    layers.append(Linear(fan_in, vocab_size, bias=not batchnorm, generator=g))
-    if batchnorm:
-        layers.append(BatchNorm1d(vocab_size))
+    layers.append(Linear(fan_in, vocab_size, bias=Norm is None, generator=g))
+    if Norm is not None:
+        layers.append(Norm(vocab_size))
     with torch.no_grad():
-        if batchnorm:
+        if Norm is not None:
             layers[-1].gamma *= 0.1
         else:
             layers[-1].weight *= 0.1

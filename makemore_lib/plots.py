@@ -37,6 +37,7 @@ STYLE = {
     "axes.labelsize": 10,
     "legend.fontsize": 8,
     "legend.frameon": False,
+    "axes.formatter.use_mathtext": True,   # an axis offset or scale reads x10^-3, never 1e-3
 }
 plt.rcParams.update(STYLE)
 
@@ -81,7 +82,7 @@ def _t(x) -> torch.Tensor:
 
 
 def plot_loss(curves: dict[str, list[float]], title: str = "training loss", window: int = 1,
-              ylabel: str = "log10(loss)", steps_per_point: int = 1) -> None:
+              ylabel: str = "minibatch loss (log10)", steps_per_point: int = 1) -> None:
     """One line per run of log10(minibatch loss), averaged over `window` steps."""
     fig, ax = figure()
     for label, lossi in curves.items():
@@ -90,7 +91,7 @@ def plot_loss(curves: dict[str, list[float]], title: str = "training loss", wind
             y = y[: len(y) // window * window].view(-1, window).mean(1)
         x = torch.arange(len(y)) * window * steps_per_point
         ax.plot(x.numpy(), y.numpy(), label=label, lw=1)
-    ax.set(title=title, xlabel="step", ylabel=ylabel)
+    ax.set(title=title, xlabel="training step", ylabel=ylabel)
     if len(curves) > 1:
         ax.legend()
     show(fig)
@@ -103,7 +104,7 @@ def plot_hist(values: dict[str, torch.Tensor] | torch.Tensor, title: str, xlabel
     fig, ax = figure()
     for label, v in values.items():
         ax.hist(_t(v).view(-1).numpy(), bins=bins, alpha=0.6 if len(values) > 1 else 1, label=label or None)
-    ax.set(title=title, xlabel=xlabel, ylabel="count")
+    ax.set(title=title, xlabel=xlabel, ylabel="entries (count)")
     if len(values) > 1:
         ax.legend()
     show(fig)
@@ -123,7 +124,7 @@ def plot_saturation(h: torch.Tensor, title: str, threshold: float = 0.99) -> Non
     white where |h| > threshold. A column white from top to bottom is a dead neuron."""
     fig, ax = figure(height=3.0)
     ax.imshow((_t(h).abs() > threshold).numpy(), cmap="gray", interpolation="nearest", aspect="auto", vmin=0, vmax=1)
-    ax.set(title=title, xlabel="neuron", ylabel="example")
+    ax.set(title=title, xlabel=f"hidden unit (white: |h| > {threshold:g})", ylabel="example in the batch")
     ax.grid(False)
     show(fig)
 
@@ -155,22 +156,24 @@ def plot_distributions(tensors: dict[str, torch.Tensor], title: str, xlabel: str
 
 def plot_update_ratios(steps: list[int], ud: list[list[float]], names: list[str], title: str,
                        guide: float = -3.0) -> None:
-    """log10 update-to-data ratio of each parameter over training, with the 1e-3 guide line."""
+    """log10 update-to-data ratio of each parameter over training, with the guide line at 10^-3."""
     fig, ax = figure()
     ud_t = _t(ud)  # (recorded steps, parameters)
     for j, name in enumerate(names):
         ax.plot(steps, ud_t[:, j].numpy(), label=name, lw=1)
-    ax.axhline(guide, color="k", ls="--", lw=1, label=f"1e{guide:.0f} guide")
-    ax.set(title=title, xlabel="step", ylabel="log10(update / data)")
+    ax.axhline(guide, color="k", ls="--", lw=1, label=f"guide: ratio $10^{{{guide:.0f}}}$")
+    ax.set(title=title, xlabel="training step", ylabel="update-to-data ratio (log10)")
     ax.legend(ncol=2)
     show(fig)
 
 
-def plot_heatmap(t: torch.Tensor, title: str, xlabel: str, ylabel: str, cmap: str = "gray") -> None:
-    """A matrix as an image (e.g. dlogits: one row per example, one column per character)."""
+def plot_heatmap(t: torch.Tensor, title: str, xlabel: str, ylabel: str, cmap: str = "gray",
+                 clabel: str = "value") -> None:
+    """A matrix as an image (e.g. dlogits: one row per example, one column per character);
+    `clabel` names what the colour bar measures."""
     fig, ax = figure(height=4.0)
     im = ax.imshow(_t(t).numpy(), cmap=cmap, interpolation="nearest", aspect="auto")
-    fig.colorbar(im, ax=ax)
+    fig.colorbar(im, ax=ax, label=clabel)
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
     ax.grid(False)
     show(fig)
@@ -221,11 +224,22 @@ def plot_update_ratio_panels(runs: dict[str, tuple[list[int], list[list[float]]]
         ud_t = _t(ud)
         for j, name in enumerate(names):
             ax.plot(steps, ud_t[:, j].numpy(), label=name, lw=1)
-        ax.axhline(guide, color="k", ls="--", lw=1, label=f"1e{guide:.0f} guide")
-        ax.set(title=label, xlabel="step")
-    axes[0][0].set_ylabel("log10(update / data)")
+        ax.axhline(guide, color="k", ls="--", lw=1, label=f"guide: ratio $10^{{{guide:.0f}}}$")
+        ax.set(title=label, xlabel="training step")
+    axes[0][0].set_ylabel("update-to-data ratio (log10)")
     handles, labels = axes[0][0].get_legend_handles_labels()
     fig.suptitle(title, fontsize=11)
     fig.tight_layout()
     fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=_legend_cols(len(labels)))
     show(fig, name=title)
+
+
+def plot_dead_units(h: torch.Tensor, title: str) -> None:
+    """The white-columns picture for ReLU-like units: one row per example, one column per unit,
+    white where the unit does not fire (output <= 0). A column white from top to bottom is a
+    unit that never fires on these examples: a dead ReLU."""
+    fig, ax = figure(height=3.0)
+    ax.imshow((_t(h) <= 0).numpy(), cmap="gray", interpolation="nearest", aspect="auto", vmin=0, vmax=1)
+    ax.set(title=title, xlabel="unit", ylabel="dev example")
+    ax.grid(False)
+    show(fig)

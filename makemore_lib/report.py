@@ -10,6 +10,7 @@ from . import lecture
 from .settings import in_notebook
 
 RUN_MIME = "application/vnd.makemore.run+json"
+VALUE_MIME = "application/vnd.makemore.value+json"
 
 
 def show_markdown(text: str, extra: dict | None = None) -> None:
@@ -62,3 +63,19 @@ def record_run(experiment: str, steps: int, train_loss: float, val_loss: float, 
     text = f"**{experiment}** ({steps:,} steps): train {train_loss:.4f}, val {val_loss:.4f}{lect}"
     show_markdown(text, {RUN_MIME: rec})
     return rec
+
+
+def publish(name: str, value, fmt: str = "") -> str:
+    """Offer `value` to the reader's notes as `{{ value NAME }}`, shown as format(value, fmt).
+
+    The chapter chooses the precision once, here; a note citing the name shows exactly this
+    text, from the current build. On the page one small line says how to cite it; a script
+    prints nothing (its own prints already show the number). Returns the text."""
+    import re
+    if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_./-]*", name):
+        raise ValueError(f"report.publish: {name!r} is not a value name (letters, digits, _ . / - and no spaces)")
+    text = format(value, fmt)
+    if in_notebook():
+        rec = {"name": name, "text": text, "fmt": fmt}
+        show_markdown(f"<small>cite in a note as `{{{{ value {name} }}}}`: {text}</small>", {VALUE_MIME: rec})
+    return text

@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from .errors import TrainingDiverged
+from .layers import eval_mode
 from .settings import in_notebook
 
 
@@ -56,24 +57,32 @@ def progress(total: int, desc: str):
 
 def train(model, Xtr, Ytr, steps: int, generator: torch.Generator, lr=lr_schedule(),
           batch_size: int = 32, ud_every: int | None = 1, log_every: int | None = None,
-          desc: str = "training") -> TrainResult:
+          desc: str = "training", step=None, result: TrainResult | None = None,
+          hint: str = "lower the learning rate or check the initialisation") -> TrainResult:
     """Minibatch SGD with cross-entropy; returns the loss log and update-to-data ratios.
 
     `lr` is a function of the step index (see `lr_schedule`). `ud_every=None` records no
-    ratios. Stops with TrainingDiverged, naming the step, if a loss is NaN, infinite or above MAX_LOSS.
+    ratios. Stops with TrainingDiverged, naming the step and `hint`, if a loss is NaN,
+    infinite or above MAX_LOSS.
+
+    `step(i, Xb, Yb, grad) -> loss` is the backward step: it computes the minibatch's loss and
+    writes the gradient of every parameter, flattened in `model.parameters()` order, into the
+    flat buffer `grad`; returning None ends training. The default is autograd
+    (`autograd_step`); chapter 5 plugs in its manual backward pass (backprop.train_manual).
+    Every step then updates all parameters at once: p.data += -lr(i) * p.grad.
     """
     params = model.parameters()
     flat, flat_grad = flatten_parameters(params)
-    named = [(n, p) for n, p in model.named_parameters()]
+    step = step or autograd_step(model)
     model.train()
-    result = TrainResult(steps=steps, lossi=[], ud_names=[n for n, _ in named])
+    result = result or TrainResult(steps=steps, lossi=[])
+    result.ud_names = [n for n, _ in model.named_parameters()]
     start = time.perf_counter()
     for i, Xb, Yb in minibatches(Xtr, Ytr, steps, batch_size, generator, desc):
-        logits = model(Xb)
-        loss = F.cross_entropy(logits, Yb)
-        flat_grad.zero_()
-        loss.backward()                               # accumulates into the views of flat_grad
-        lossv = finite_loss(loss, i, steps, desc, "lower the learning rate or check the initialisation")
+        loss = step(i, Xb, Yb, flat_grad)
+        if loss is None:
+            break
+        lossv = finite_loss(loss, i, steps, desc, hint)
         lri = lr(i)
         with torch.no_grad():
             flat += -lri * flat_grad                  # p.data += -lr * p.grad, for every p at once
@@ -85,6 +94,16 @@ def train(model, Xtr, Ytr, steps: int, generator: torch.Generator, lr=lr_schedul
             print(f"{i:7d}/{steps:7d}: {lossv:.4f}")
     result.seconds = time.perf_counter() - start
     return result
+
+
+def autograd_step(model):
+    """The backward step of `train`: cross-entropy of model(Xb), gradients by loss.backward()."""
+    def step(i, Xb, Yb, grad):
+        loss = F.cross_entropy(model(Xb), Yb)
+        grad.zero_()
+        loss.backward()                               # accumulates into the views of grad (flatten_parameters)
+        return loss
+    return step
 
 
 def minibatches(Xtr, Ytr, steps: int, batch_size: int, generator: torch.Generator, desc: str):
@@ -161,36 +180,10 @@ def split_loss(model, X, Y, chunk: int = 8192) -> float:
     is the same mean): a chunk's activations stay in cache, about 2.5x faster on the
     training set than one pass, and the result differs only by summation order (~1e-7).
     """
-    was_training = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         total = sum(F.cross_entropy(model(X[i:i + chunk]), Y[i:i + chunk], reduction="sum").item()
                     for i in range(0, X.shape[0], chunk))
-        return total / X.shape[0]
-    finally:
-        model.train(was_training)
-
-
-@torch.no_grad()
-def calibrate_batchnorm(model, Xtr) -> None:
-    """Set every BatchNorm's statistics to those of the whole training set.
-
-    For the lecture's MLP this is its `calibrate`; for a Sequential, each BatchNorm1d
-    takes the exact mean and variance of its input over Xtr, layer by layer.
-    """
-    from .layers import BatchNorm1d, Sequential
-
-    if not isinstance(model, Sequential):
-        model.calibrate(Xtr)
-        return
-    was_training = model.training
-    model.eval()
-    x = Xtr
-    for layer in model.layers:
-        if isinstance(layer, BatchNorm1d):
-            layer.set_statistics(x)
-        x = layer(x)
-    model.train(was_training)
+    return total / X.shape[0]
 
 
 @torch.no_grad()
@@ -201,9 +194,7 @@ def sample(model, itos: dict[int, str], block_size: int, n: int = 20,
     Each word starts from block_size boundary tokens and ends at the first '.'.
     The model's mode is restored, and no running statistic is touched.
     """
-    was_training = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         words = []
         for _ in range(n):
             out, context = [], [0] * block_size
@@ -216,6 +207,4 @@ def sample(model, itos: dict[int, str], block_size: int, n: int = 20,
                 context = context[1:] + [ix]
                 out.append(itos[ix])
             words.append("".join(out))
-        return words
-    finally:
-        model.train(was_training)
+    return words

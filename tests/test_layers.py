@@ -97,10 +97,10 @@ def test_batchnorm_running_stats_keep_their_shape_over_many_updates():
     assert torch.isfinite(bn.running_var).all()
 
 
-def test_set_statistics_uses_the_exact_mean_and_unbiased_variance():
+def test_calibrate_uses_the_exact_mean_and_unbiased_variance():
     bn = BatchNorm1d(3)
     x = torch.randn(100, 3, dtype=torch.float64)
-    bn.set_statistics(x)
+    bn.calibrate(x)
     torch.testing.assert_close(bn.running_mean, x.mean(0))
     torch.testing.assert_close(bn.running_var, x.var(0))
 
@@ -121,3 +121,49 @@ def test_embedding_flatten_tanh_sequential():
     assert not model.layers[3].training and not model.training
     model.train()
     assert model.training
+
+
+def test_layernorm_matches_torch_layernorm_in_float64_values_and_gradients():
+    from makemore_lib.layers import LayerNorm
+    g = torch.Generator().manual_seed(8)
+    ours = LayerNorm(9)
+    ours.gamma = (1 + 0.1 * torch.randn(9, generator=g, dtype=torch.float64)).requires_grad_()
+    ours.beta = (0.1 * torch.randn(9, generator=g, dtype=torch.float64)).requires_grad_()
+    ref = torch.nn.LayerNorm(9, dtype=torch.float64)
+    with torch.no_grad():
+        ref.weight.copy_(ours.gamma)
+        ref.bias.copy_(ours.beta)
+    x = 2 + 3 * torch.randn(6, 9, generator=g, dtype=torch.float64)
+    xa, xb = x.clone().requires_grad_(), x.clone().requires_grad_()
+    ya, yb = ours(xa), ref(xb)
+    torch.testing.assert_close(ya, yb, rtol=0, atol=1e-12)
+    (ya ** 3).sum().backward()
+    (yb ** 3).sum().backward()
+    torch.testing.assert_close(xa.grad, xb.grad, rtol=0, atol=1e-10)
+    torch.testing.assert_close(ours.gamma.grad, ref.weight.grad, rtol=0, atol=1e-10)
+    torch.testing.assert_close(ours.beta.grad, ref.bias.grad, rtol=0, atol=1e-10)
+
+
+def test_layernorm_treats_each_example_alone_so_batch_size_one_gives_the_same_rows():
+    from makemore_lib.layers import LayerNorm
+    ln = LayerNorm(5)
+    x = torch.randn(8, 5, generator=torch.Generator().manual_seed(9), dtype=torch.float64)
+    rows = torch.cat([ln(x[i:i + 1]) for i in range(8)])
+    torch.testing.assert_close(ln(x), rows, rtol=0, atol=1e-15)
+    assert not hasattr(ln, "running_mean") and not hasattr(ln, "training")
+    assert [id(p) for p in ln.parameters()] == [id(ln.gamma), id(ln.beta)]
+
+
+def test_relu_and_leaky_relu_match_torch():
+    from makemore_lib.layers import LeakyReLU, ReLU
+    x = torch.randn(50, generator=torch.Generator().manual_seed(10), dtype=torch.float64)
+    assert torch.equal(ReLU()(x), torch.nn.ReLU()(x))
+    assert torch.equal(LeakyReLU()(x), torch.nn.LeakyReLU()(x))
+    assert torch.equal(LeakyReLU(0.2)(x), torch.nn.LeakyReLU(0.2)(x))
+    assert ReLU().parameters() == [] and LeakyReLU().parameters() == []
+    xa = (-1 - x.abs()).requires_grad_()       # all negative: a ReLU passes no gradient, a leaky one 0.01
+    ReLU()(xa).sum().backward()
+    assert torch.equal(xa.grad, torch.zeros_like(x))
+    xa.grad = None
+    LeakyReLU()(xa).sum().backward()
+    assert torch.equal(xa.grad, torch.full_like(x, 0.01))

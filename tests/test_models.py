@@ -1,5 +1,4 @@
 """Facts the chapters rely on: parameter counts, draw order, the init fixes."""
-import math
 
 import torch
 import torch.nn.functional as F
@@ -58,7 +57,6 @@ def test_initial_loss_is_near_uniform_after_the_softmax_fix(splits):
     fixed = _first_batch_loss(models.MLP(27, init="softmax_fixed", generator=gen()), splits)
     assert original > 10  # confidently wrong: far above uniform
     assert abs(fixed - lecture.EXPECTED_INITIAL_LOSS) < 0.05
-    assert abs(lecture.EXPECTED_INITIAL_LOSS - math.log(27)) < 1e-12
 
 
 def test_tanh_saturation_drops_after_the_fix(splits):
@@ -86,3 +84,28 @@ def test_mlp_batchnorm_normalises_in_training_mode_and_uses_running_stats_in_eva
     with torch.no_grad():
         m(X[:1])
     assert torch.equal(m.bnmean_running, running) and m.bnmean_running.shape == (200,)
+
+
+def test_deep_mlp_norm_and_activation_options_keep_the_draws():
+    from makemore_lib.layers import LayerNorm, LeakyReLU, ReLU, Tanh
+    base = models.deep_mlp(27, generator=gen())
+    explicit = models.deep_mlp(27, norm="batch", activation=Tanh, generator=gen())
+    ln = models.deep_mlp(27, norm="layer", generator=gen())
+    relu = models.deep_mlp(27, activation=ReLU, generator=gen())
+    none = models.deep_mlp(27, norm=None, activation=LeakyReLU, gain=2**0.5, generator=gen())
+    old_none = models.deep_mlp(27, batchnorm=False, gain=2**0.5, generator=gen())
+    assert [type(l) for l in explicit.layers] == [type(l) for l in base.layers]
+    for m in (explicit, ln, relu):
+        assert all(torch.equal(a, b) for a, b in zip(m.parameters(), base.parameters(), strict=True))
+    assert n_params(ln) == 47_024 and sum(isinstance(l, LayerNorm) for l in ln.layers) == 6
+    assert not any(isinstance(l, BatchNorm1d) for l in ln.layers)
+    assert torch.allclose(ln.layers[-1].gamma, torch.full((27,), 0.1))
+    assert sum(isinstance(l, ReLU) for l in relu.layers) == 5 and not any(isinstance(l, Tanh) for l in relu.layers)
+    assert all(torch.equal(a, b) for a, b in zip(none.parameters(), old_none.parameters(), strict=True))
+    assert sum(isinstance(l, LeakyReLU) for l in none.layers) == 5
+
+
+def test_deep_mlp_refuses_an_unknown_norm():
+    import pytest
+    with pytest.raises(ValueError, match='"batch", "layer" or None'):
+        models.deep_mlp(27, norm="group", generator=gen())

@@ -1,12 +1,10 @@
 """The built site (docs/hooks/book.py + makemore_lib/book/): one quick-mode build, checked from every side.
 
-The build runs once per test session into a temporary directory with a temporary cache, so
-it executes every chapter for real; tests/test_browser.py opens the same build.
+The build (conftest.site_build) runs once per test session into a temporary directory with a
+temporary cache, so it executes every chapter for real; tests/test_browser.py opens the same build.
 """
 from __future__ import annotations
 
-import fcntl
-import json
 import os
 import re
 import shutil
@@ -20,59 +18,13 @@ import jupytext
 import nbformat
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-HOOKS = ROOT / "docs" / "hooks"
-sys.path.insert(0, str(HOOKS))
+HOOKS = Path(__file__).resolve().parent.parent / "docs" / "hooks"
+sys.path.insert(0, str(HOOKS))   # the MkDocs hook is a file MkDocs loads, not a package
 
 import book  # noqa: E402
-from makemore_lib.book import chapters, execute, workbook  # noqa: E402
+from conftest import CHAPTERS, ROOT, chapter_page, executed_notebook, mkdocs_build, tiny_book  # noqa: E402
+from makemore_lib.book import execute, workbook  # noqa: E402
 from makemore_lib import report, settings  # noqa: E402
-
-CHAPTERS = chapters.chapter_sources(ROOT / "chapters")
-
-
-def mkdocs_build(config: Path, site: Path, cache: Path, quick: bool = True) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k not in ("MAKEMORE_DATA", "MAKEMORE_CACHE")}
-    env.update(MAKEMORE_QUICK="1" if quick else "0", MAKEMORE_CACHE=str(cache), NO_MKDOCS_2_WARNING="1",
-               MPLBACKEND="Agg")   # as on CI and headless servers: the build must keep its figures anyway
-    return subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(config), "-d", str(site)],
-                          env=env, capture_output=True, text=True, cwd=config.parent)
-
-
-def site_build(tmp_path_factory) -> dict:
-    """Build the book once per session, even under pytest-xdist (workers share a lock and the result)."""
-    base = tmp_path_factory.getbasetemp()
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        base = base.parent
-    result_file = base / "site-build.json"
-    with open(base / "site-build.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not result_file.exists():
-            site, cache = base / "site", base / "cache"
-            start = time.perf_counter()
-            proc = mkdocs_build(ROOT / "mkdocs.yml", site, cache)
-            result_file.write_text(json.dumps({
-                "site": str(site), "cache": str(cache), "returncode": proc.returncode,
-                "log": proc.stdout + proc.stderr, "seconds": time.perf_counter() - start}))
-    return json.loads(result_file.read_text())
-
-
-@pytest.fixture(scope="session")
-def built(tmp_path_factory):
-    build = site_build(tmp_path_factory)
-    if build["returncode"] != 0:
-        pytest.fail("quick build failed:\n" + build["log"][-3000:])
-    return build
-
-
-def chapter_page(build, source: Path) -> str:
-    return (Path(build["site"]) / "chapters" / source.stem / "index.html").read_text(encoding="utf-8")
-
-
-def executed_notebook(build, source: Path):
-    entries = sorted((Path(build["cache"]) / "chapters").glob(f"{source.stem}.quick.*.ipynb"))
-    assert len(entries) == 1, entries
-    return nbformat.read(entries[0], as_version=4)
 
 
 # ---------------------------------------------------------------- the build
@@ -139,7 +91,7 @@ def test_a_figure_that_does_not_reach_the_page_fails_the_build(tmp_path):
         "# %%\nplots.show = lambda fig, name=None: plots.plt.close(fig)   # the figure never reaches the page\n"
         "plots.plot_lines([0, 1], {'a': [0, 1]}, title='t', xlabel='x', ylabel='y')\n")
     lost = lost.replace("from makemore_lib import report, settings", "from makemore_lib import plots, report, settings")
-    config = _tiny_book(tmp_path, {"01_data.py": lost})
+    config = tiny_book(tmp_path, {"01_data.py": lost})
     proc = mkdocs_build(config, tmp_path / "site", tmp_path / "cache")
     assert proc.returncode != 0
     error = [line for line in proc.stderr.splitlines() if line.startswith("ERROR")]
@@ -194,16 +146,17 @@ def test_results_table_is_every_recorded_run(built):
     parser = _Table()
     parser.feed((Path(built["site"]) / "results" / "index.html").read_text())
     header, *rows = parser.rows
-    assert header[:5] == ["Chapter", "Experiment", "Steps", "Train loss", "Val loss"]
-    fmt = lambda v: "—" if v is None else f"{v:.4f}"
-    expected = []
-    for source in CHAPTERS:
-        for rec in execute.records(executed_notebook(built, source), report.RUN_MIME):
-            published = lambda v: "—" if v is None else str(v)  # the lecture's own precision
-            expected.append([source.stem, rec["experiment"], f"{rec['steps']:,}", fmt(rec["train"]),
-                             fmt(rec["val"]), published(rec["lecture_train"]), published(rec["lecture_val"])])
-    assert rows == expected
-    assert any(r[1] for r in rows) or not expected
+    assert header == ["Chapter", "Experiment", "Steps", "Train loss", "Val loss", "Lecture train", "Lecture val"]
+    recorded = [(source.stem, rec) for source in CHAPTERS
+                for rec in execute.records(executed_notebook(built, source), report.RUN_MIME)]
+    assert recorded and len(rows) == len(recorded)
+    number = lambda cell: None if cell == "—" else float(cell.replace(",", ""))
+    for row, (stem, rec) in zip(rows, recorded):
+        assert row[:2] == [stem, rec["experiment"]]
+        assert number(row[2]) == rec["steps"]
+        assert number(row[3]) == pytest.approx(rec["train"], abs=5e-5)    # shown to 4 decimals
+        assert number(row[4]) == pytest.approx(rec["val"], abs=5e-5)
+        assert [number(row[5]), number(row[6])] == [rec["lecture_train"], rec["lecture_val"]]
 
 
 def test_solution_cells_are_folded(built):
@@ -296,17 +249,8 @@ def _kernels(book_dir: Path) -> set[int]:
     return found
 
 
-def _tiny_book(tmp_path: Path, chapters: dict[str, str]) -> Path:
-    (tmp_path / "chapters").mkdir()
-    for name, text in chapters.items():
-        (tmp_path / "chapters" / name).write_text(text)
-    shutil.copy(ROOT / "mkdocs.yml", tmp_path / "mkdocs.yml")
-    (tmp_path / "docs").symlink_to(ROOT / "docs")
-    return tmp_path / "mkdocs.yml"
-
-
 def test_a_failing_chapter_stops_the_other_kernel_quietly(tmp_path):
-    config = _tiny_book(tmp_path, {"01_data.py": BROKEN, "02_init.py": SLEEPER})
+    config = tiny_book(tmp_path, {"01_data.py": BROKEN, "02_init.py": SLEEPER})
     start = time.perf_counter()
     proc = mkdocs_build(config, tmp_path / "site", tmp_path / "cache")
     assert proc.returncode != 0 and time.perf_counter() - start < 60    # did not wait for the sleeper
@@ -318,7 +262,7 @@ def test_a_failing_chapter_stops_the_other_kernel_quietly(tmp_path):
 def test_ctrl_c_ends_the_build_with_one_line(tmp_path):
     """SIGINT to the build's process group, as a terminal's Ctrl-C sends it."""
     import signal
-    config = _tiny_book(tmp_path, {"01_data.py": SLEEPER, "02_init.py": SLEEPER})
+    config = tiny_book(tmp_path, {"01_data.py": SLEEPER, "02_init.py": SLEEPER})
     env = {k: v for k, v in os.environ.items() if k not in ("MAKEMORE_DATA",)}
     env.update(MAKEMORE_QUICK="1", MAKEMORE_CACHE=str(tmp_path / "cache"), NO_MKDOCS_2_WARNING="1")
     proc = subprocess.Popen([sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(config),
@@ -341,7 +285,7 @@ def test_ctrl_c_ends_the_build_with_one_line(tmp_path):
 
 def test_a_truncated_cache_entry_is_re_executed_without_failing_a_strict_build(tmp_path):
     stamp_only = BROKEN.split("# %%\nnumerator")[0]
-    config = _tiny_book(tmp_path, {source.name: stamp_only for source in CHAPTERS})   # the nav's pages
+    config = tiny_book(tmp_path, {source.name: stamp_only for source in CHAPTERS})   # the nav's pages
     assert mkdocs_build(config, tmp_path / "site", tmp_path / "cache").returncode == 0
     [entry] = (tmp_path / "cache" / "chapters").glob("01_data.quick.*.ipynb")
     entry.write_text(entry.read_text()[:100])          # cut short, as by a full disk

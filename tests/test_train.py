@@ -11,21 +11,38 @@ def gen(seed=settings.SEED):
     return torch.Generator().manual_seed(seed)
 
 
-def test_drawing_all_minibatches_up_front_equals_the_lectures_per_step_draws(splits):
+def test_minibatches_are_the_lectures_per_step_draws(splits):
     g1, g2 = gen(), gen()
-    per_step = torch.stack([torch.randint(0, splits.Xtr.shape[0], (32,), generator=g1) for _ in range(50)])
-    assert torch.equal(per_step, torch.randint(0, splits.Xtr.shape[0], (50, 32), generator=g2))
+    batches = list(train.minibatches(splits.Xtr, splits.Ytr, 50, 32, g1, "test"))
+    assert [i for i, _, _ in batches] == list(range(50))
+    for i, Xb, Yb in batches:
+        ix = torch.randint(0, splits.Xtr.shape[0], (32,), generator=g2)   # the lecture's step i
+        assert torch.equal(Xb, splits.Xtr[ix]) and torch.equal(Yb, splits.Ytr[ix])
+        assert Xb.shape == (32, splits.block_size) and Yb.shape == (32,)
 
 
-def test_the_fused_update_rounds_exactly_like_the_lectures_update():
+def test_train_is_bit_identical_to_the_lectures_loop(splits):
+    """The lecture's loop: per-step randint, p.grad = None, loss.backward(), p.data += -lr * p.grad."""
     g = gen()
-    params = [torch.randn(30, 200, generator=g), torch.randn(200, generator=g)]
-    grads = [torch.randn_like(p) * 1e-3 for p in params]
-    expected = [p.clone() for p in params]
-    for p, gr in zip(expected, grads):
-        p.data += -0.1 * gr
-    torch._foreach_add_(params, torch._foreach_mul(grads, -0.1))
-    assert all(torch.equal(a, b) for a, b in zip(params, expected))
+    fast = models.MLP(splits.vocab_size, generator=g)
+    result = train.train(fast, splits.Xtr, splits.Ytr, 30, g, lr=train.lr_schedule(0.1, 0.01, 20), ud_every=None)
+    g = gen()
+    slow = models.MLP(splits.vocab_size, generator=g)
+    params = slow.parameters()
+    for p in params:
+        p.requires_grad = True
+    lossi = []
+    for i in range(30):
+        ix = torch.randint(0, splits.Xtr.shape[0], (32,), generator=g)
+        loss = torch.nn.functional.cross_entropy(slow(splits.Xtr[ix]), splits.Ytr[ix])
+        for p in params:
+            p.grad = None
+        loss.backward()
+        for p in params:
+            p.data += -(0.1 if i < 20 else 0.01) * p.grad
+        lossi.append(math.log10(loss.item()))
+    assert result.lossi == lossi
+    assert all(torch.equal(a, b) for a, b in zip(fast.parameters(), params))
 
 
 def test_training_is_deterministic_and_lowers_the_loss(splits):
@@ -122,12 +139,12 @@ def test_sampling_is_deterministic_for_a_seed(splits):
 def test_calibration_sets_the_statistics_of_the_whole_training_set(splits):
     X = splits.Xtr[:5000]
     m = models.MLP(splits.vocab_size, batchnorm=True, generator=gen())
-    train.calibrate_batchnorm(m, X)
+    m.calibrate(X)
     hpreact = m.C[X].view(len(X), -1) @ m.W1
     torch.testing.assert_close(m.bnmean_running, hpreact.mean(0))
     torch.testing.assert_close(m.bnstd_running, hpreact.std(0))
     deep = models.deep_mlp(splits.vocab_size, generator=gen())
-    train.calibrate_batchnorm(deep, X)
+    deep.calibrate(X)
     first_bn = deep.layers[3]
     x = deep.layers[0].weight[X].view(len(X), -1) @ deep.layers[2].weight
     torch.testing.assert_close(first_bn.running_mean, x.mean(0))

@@ -92,6 +92,20 @@ def test_line_endings_are_kept():
     assert wb.make_workbook(text) == '# %% tags=["solution"]\r\ndx = ...  # TODO  # (1,)\r\n# %%\r\nprint(1)\r\n'
 
 
+def test_a_solution_cell_that_shows_or_calls_a_solution_keeps_none_of_it():
+    text = ('# %% tags=["solution"]\nreport.show_source(backprop.backward)\n\n\n'
+            'def f(x):\n    """Kept: a docstring."""\n    print(backprop.embedding_backward(x,\n'
+            '                                      x))  # gone\n    return x\n\n\n'
+            'g = backprop.backward  # a comment\n# %%\nprint(1)\n')
+    assert wb.make_workbook(text) == (
+        '# %% tags=["solution"]\n...  # TODO\n\n\n'
+        'def f(x):\n    """Kept: a docstring."""\n    ...  # TODO\n    return x\n\n\n'
+        'g = ...  # TODO  # a comment\n# %%\nprint(1)\n')
+    assert wb.make_workbook(wb.make_workbook(text)) == wb.make_workbook(text)
+    with pytest.raises(wb.WorkbookError, match="line 2: put each statement of a solution on its own line"):
+        wb.make_workbook('# %% tags=["solution"]\nprint(1); print(2)\n')
+
+
 def solution_cells(text):
     """Read by Jupytext itself, not by the generator's parser."""
     return [c.source for c in jupytext.reads(text, fmt="py:percent").cells if "solution" in c.metadata.get("tags", [])]
@@ -107,11 +121,55 @@ def test_every_solution_line_of_chapter_5_is_blanked():
         for node in ast.walk(ast.parse(body)):
             if isinstance(node, ast.Assign):
                 assigned += 1
-                assert isinstance(node.value, ast.Constant) and node.value.value is Ellipsis, ast.unparse(node)
+                values = node.value.elts if isinstance(node.value, ast.Tuple) else [node.value]   # a, b = ..., ...
+                assert all(isinstance(v, ast.Constant) and v.value is Ellipsis for v in values), ast.unparse(node)
     assert assigned >= 40
     # outside the solution cells the workbook is the chapter, byte for byte
     strip = lambda t: re.sub(r'(# %% tags=\["solution"\]\n)(.*?)(?=^# %%)', r"\1", t, flags=re.M | re.S)
     assert strip(workbook) == strip(source)
+
+
+def _expressions(tree) -> set[str]:
+    return {ast.unparse(node) for node in ast.walk(tree) if isinstance(node, ast.expr)}
+
+
+def test_no_solution_of_any_exercise_survives_in_the_workbook():
+    """Nothing a solution cell computes, shows or calls is left in the workbook: no right-hand side of a
+    solution's assignments and no solution's call appears anywhere in it (compared as parsed code, so a
+    reformatted copy counts too), no backward function of the library is shown, called or referred to,
+    and train_manual is never left to its default, the library's finished backward."""
+    source = CHAPTER.read_text(encoding="utf-8")
+    workbook = wb.make_workbook(source)
+    tree = ast.parse(workbook)
+    left = _expressions(tree)
+    solution_code = set()
+    for body in solution_cells(source):
+        for node in ast.walk(ast.parse(body)):
+            if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign)) and node.value is not None:
+                solution_code.add(ast.unparse(node.value))
+            elif isinstance(node, ast.Expr) and not isinstance(node.value, ast.Constant):
+                solution_code.add(ast.unparse(node.value))
+    assert len(solution_code) >= 25
+    assert not solution_code & left, sorted(solution_code & left)
+    code = "\n".join(c.source for c in jupytext.reads(workbook, fmt="py:percent").cells if c.cell_type == "code")
+    for line in (l.strip() for body in solution_cells(source) for l in body.splitlines()):   # not even in a comment
+        rhs = line.split(" = ", 1)[1].split("  #")[0].strip() if " = " in line else ""
+        assert len(rhs) < 25 or rhs not in code, rhs     # a formula, not a name a docstring may mention
+    backward_names = {name for name in dir(wb_backprop()) if name.endswith("backward")}
+    assert {"backward", "embedding_backward", "batchnorm_backward"} <= backward_names
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "backprop":
+            assert node.attr not in backward_names, f"the workbook uses backprop.{node.attr}: {ast.unparse(node)}"
+        if isinstance(node, ast.Call) and ast.unparse(node.func) == "backprop.train_manual":
+            assert any(k.arg == "backward" for k in node.keywords), ast.unparse(node)
+    shown = [ast.unparse(n) for n in ast.walk(tree)
+             if isinstance(n, ast.Call) and ast.unparse(n.func) == "report.show_source"]
+    assert shown and not any("backward" in s for s in shown), shown
+
+
+def wb_backprop():
+    from makemore_lib import backprop
+    return backprop
 
 
 SUMMARY = re.compile(r"^exercise (.+?): (\d+) gradients?: (\d+) exact, (\d+) approximate, (\d+) wrong, "
@@ -137,7 +195,8 @@ def test_the_blank_workbook_runs_to_the_end_and_reports_every_exercise_unfilled(
     assert summaries[0][1] == "26"
     assert "waiting for a backward pass" in out and "nothing was trained" in out
     assert "exercise 4: no gradients to check yet" in out
-    assert "Python loop:" in out                       # the cells after exercise 4 ran too
+    assert "training step timing: autograd" in out     # the cells after exercise 4 ran too
+    assert "Exercise 4: waiting for `manual_backward`" in out and "0 of 28 gradients written so far" in out
 
 
 @pytest.mark.gradcheck

@@ -8,13 +8,17 @@ What it does, in build order:
   site's Markdown, solution cells folded, download links beside the stamp) that
   mkdocs-jupyter renders with execute: false, and adds the downloads (.py, .ipynb, workbook)
   and the vendored MathJax to the site.
-- on_page_markdown: fills the results page from the runs the chapters recorded.
+- on_nav (after on_files, before any page renders): indexes what notes can cite (makemore_lib.book.notes:
+  values and figures of the executed chapters), adds the figures to the site, reads the notes for backlinks.
+- on_page_markdown: fills the results page from the runs the chapters recorded; replaces the citations
+  ({{ value NAME }}, {{ figure CHAPTER/NAME }}) of every Markdown page, one ERROR line per citation of nothing.
 - on_page_content / on_post_page: drops nbconvert's CDN script tags, checks that every
   chapter page carries its stamp, and that no page loads anything from another host.
 """
 from __future__ import annotations
 
 import html
+import json
 import logging
 import os
 import re
@@ -30,7 +34,7 @@ from mkdocs.plugins import event_priority
 from mkdocs.structure.files import File
 from mkdocs.utils import get_relative_url
 
-from makemore_lib.book import chapters, execute, workbook
+from makemore_lib.book import chapters, execute, notes, workbook
 
 log = logging.getLogger("mkdocs.hooks.makemore")
 
@@ -116,6 +120,7 @@ def on_files(files, config):
         nb = nbformat.read(chapter.executed, as_version=4)
         check_outputs(chapter, nb)
         chapter.runs = execute.records(nb, book.run_mime)
+        log_claims(chapter, nb)
         # a real file under a source dir of its own: mkdocs-jupyter's wrapper needs src_dir
         pages_src = book.cache / "page-notebooks"
         write_if_changed(pages_src / chapter.page_uri, nbformat.writes(page_notebook(nb)))
@@ -129,6 +134,25 @@ def on_files(files, config):
     for path, uri in mathjax_files():
         files.append(File.generated(config, uri, abs_src_path=str(path)))
     return files
+
+
+def log_claims(chapter: Chapter, nb) -> None:
+    """`chapters/02_init.py: 14 claims checked, 0 failed`, then, in quick mode, each claim its
+    numbers did not bear out (INFO: a quick build is --strict, and a preview may miss a claim;
+    the page shows the note). In full mode a false claim has already failed the build in its
+    kernel (claims.ClaimFailed); one recorded as failed anyway fails it here."""
+    from makemore_lib import claims
+
+    name = chapter.source.relative_to(BOOK.root)
+    checked = execute.records(nb, claims.CLAIM_MIME)
+    failed = [c for c in checked if not c.get("holds")]
+    log.info("%s: %d claims checked, %d failed", name, len(checked), len(failed))
+    for c in failed:
+        if not BOOK.settings.quick:
+            raise PluginError(f"{name}: claim does not hold in full mode: {c['claim']!r} "
+                              f"({c.get('numbers') or 'no numbers given'}). No page was rendered.")
+        log.info("%s: claim not borne out by this quick preview: %r (%s)", name, c["claim"],
+                 c.get("numbers") or "no numbers given")
 
 
 def write_if_changed(path: Path, text: str) -> None:
@@ -165,6 +189,8 @@ def page_notebook(nb):
     nb = nbformat.from_dict(nb)  # a copy
     stamped = False
     for cell in nb.cells:
+        if cell.get("outputs"):
+            cell.outputs = [out for out in cell.outputs if not record_only(out) and not claim_verdict(cell, out)]
         for out in cell.get("outputs", []):
             data = out.get("data", {})
             if "text/markdown" in data and "text/html" not in data:
@@ -177,6 +203,27 @@ def page_notebook(nb):
                 data["text/html"] = rendered
     nb.cells = fold_solutions(nb.cells)
     return nb
+
+
+MAKEMORE_MIME = "application/vnd.makemore."   # report.RUN_MIME, claims.CLAIM_MIME: for the build, not the reader
+
+
+def record_only(out) -> bool:
+    """A display that carries only makemore records (e.g. a claims.check that holds): nothing to show."""
+    data = out.get("data", {})
+    shown = [mime for mime, value in data.items()
+             if not mime.startswith(MAKEMORE_MIME) and not (isinstance(value, str) and not value.strip())]
+    return any(mime.startswith(MAKEMORE_MIME) for mime in data) and not shown
+
+
+def claim_verdict(cell, out) -> bool:
+    """The `True`/`False` a claims.say/check returns, shown by Jupyter when the call ends its
+    cell: the verdict is for the build (the record), not for the reader."""
+    from makemore_lib import claims
+
+    claimed = any(claims.CLAIM_MIME in o.get("data", {}) for o in cell.outputs)
+    return (claimed and out.get("output_type") == "execute_result"
+            and out.get("data", {}).get("text/plain") in ("True", "False") and len(out["data"]) == 1)
 
 
 def fold_solutions(cells):
@@ -244,6 +291,8 @@ def _chapter_of(page) -> Chapter | None:
 
 
 def on_page_markdown(markdown_text, page, config, files):
+    if _chapter_of(page) is None:   # a chapter page's "markdown" is its notebook's JSON
+        markdown_text = cite(markdown_text, page)
     if page.file.src_uri == "results.md":
         if "<!-- results-table -->" not in markdown_text:
             log.warning("results.md lost its <!-- results-table --> marker; the table has nowhere to go")
@@ -287,7 +336,7 @@ def on_page_content(content, page, config, files):
     links = " · ".join(
         f'<a href="{html.escape(get_relative_url(files.get_file_from_path(uri).url, page.url))}" download>'
         f'{uri.rsplit("/", 1)[1]}</a>' for uri in chapter.downloads)
-    return content.replace(DOWNLOADS_TOKEN, f"Download: {links}", 1)
+    return content.replace(DOWNLOADS_TOKEN, f"Download: {links}", 1) + chapter_backlinks(chapter, page, files)
 
 
 # a tag that makes the browser fetch from another host (a canonical/prev/next <link> fetches nothing;
@@ -304,3 +353,62 @@ def on_post_page(output, page, config):
         log.warning("%s loads something from another host (%s...): the book must work offline",
                     page.file.src_uri, match.group(0))
     return output
+
+
+# ---------------------------------------------------------------- notes: citations and backlinks
+
+CITED: notes.Citable = notes.Citable()              # rebuilt by on_nav on every build
+BACKLINKS: dict[str, list[notes.Backlink]] = {}     # chapter stem -> the notes on it
+CITABLE_MARKER = "<!-- citable-names -->"           # notes/index.md lists every citable name there
+
+
+def on_nav(nav, config, files):
+    """Index the values and figures of the executed chapters (their cache entries: nothing
+    executes), add every figure to the site as assets/figures/<chapter>/<name>.png, and read
+    the notes for backlinks, before the first page renders."""
+    global CITED, BACKLINKS
+    executed = [(c.stem, json.loads(c.executed.read_text(encoding="utf-8"))) for c in BOOK.chapters]
+    CITED = notes.collect(executed)
+    for problem in CITED.problems:
+        log.error(problem)
+    for figure in CITED.figures.values():
+        files.append(File.generated(config, figure.uri, content=figure.png))
+    pages = {f.src_uri: f.content_string for f in files.documentation_pages() if f.src_uri.endswith(".md")}
+    BACKLINKS = notes.backlinks(pages, CITED, {c.page_uri: c.stem for c in BOOK.chapters})
+    return nav
+
+
+def cite(markdown_text: str, page) -> str:
+    """The page with its citations replaced; one ERROR line per citation that names nothing.
+    An error fails a strict build (MkDocs counts it) and leaves `mkdocs serve` running, with
+    the same message in place on the page."""
+    source = page.file.content_string
+    at = source.find(markdown_text) if markdown_text else -1
+    offset = source.count("\n", 0, at) if at > 0 else 0      # lines of front matter MkDocs took off
+    try:
+        where = Path(page.file.abs_src_path).relative_to(BOOK.root).as_posix()
+    except (TypeError, ValueError):
+        where = page.file.src_uri
+    text, errors = notes.render(markdown_text, CITED, where,
+                                lambda figure: notes.relative_src(figure.uri, page.file.src_uri), offset)
+    for message in errors:
+        log.error(message)
+    if CITABLE_MARKER in text:
+        text = text.replace(CITABLE_MARKER, notes.citable_table(CITED))
+    return text
+
+
+def chapter_backlinks(chapter: Chapter, page, files) -> str:
+    """The notes that link to or cite this chapter, with the sections they point to."""
+    toc, stack = {}, list(page.toc or [])
+    while stack:
+        item = stack.pop(0)
+        toc[item.url.lstrip("#")] = item.title
+        stack[:0] = list(item.children)
+
+    def note_url(uri: str) -> str:
+        note = files.get_file_from_path(uri)
+        return get_relative_url(note.url, page.url) if note else uri
+
+    return notes.backlinks_html(BACKLINKS.get(chapter.stem, []), note_url, toc)
+

@@ -9,8 +9,11 @@ build itself for every kernel (KERNEL_ENV: how figures render, Python's hash see
 so a build interrupted mid-write leaves no entry behind, only a temp file no lookup reads.
 
 Chapters run two at a time, each in its own kernel process (settings.load() gives each
-kernel one torch thread; the machine has two cores). A cell that raises stops the build
-with one paragraph naming the chapter file, the cell, its first line and the error.
+kernel one torch thread; the machine has two cores), longest first: each chapter's last
+execution time per mode is kept in TIMINGS_FILE beside the cache entries, so the two kernels
+finish close together (`schedule`). A cell that raises stops the build with one paragraph
+naming the chapter file, the cell, its first line and the error; a claim that does not hold
+(claims.ClaimFailed) with one line naming the chapter, the claim and its numbers.
 
 No MkDocs import here: the hook (docs/hooks/book.py) and the tests both use this module.
 """
@@ -19,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import importlib.metadata
+import json
 import logging
 import os
 import sys
@@ -39,6 +43,7 @@ KEYED_ENV = ("ATEN_CPU_CAPABILITY", "MAKEMORE_THREADS", "OMP_NUM_THREADS", "MKL_
 # set for every kernel whatever the caller's environment says (an inherited MPLBACKEND=Agg
 # would otherwise decide whether pages get figures)
 KERNEL_ENV = {"MPLBACKEND": "module://matplotlib_inline.backend_inline", "PYTHONHASHSEED": "0"}
+TIMINGS_FILE = "timings.json"   # in the cache dir: {"full": {"02_init": 264.1, ...}, "quick": {...}}
 
 
 class ChapterError(Exception):
@@ -147,7 +152,7 @@ def describe_failure(source: Path, nb, exc: BaseException) -> str:
         started = [i for i, c in enumerate(cells) if c.cell_type == "code" and c.get("execution_count")]
         failed = started[-1] if started else None
     if getattr(exc, "ename", None):  # nbclient's CellExecutionError: the exception raised in the cell
-        error = f"{exc.ename}: {exc.evalue}"
+        error = " ".join(f"{exc.ename}: {exc.evalue}".split())   # one line, whatever the message holds
     else:  # the kernel died, a timeout, ...
         detail = str(exc).strip().splitlines()
         error = f"{type(exc).__name__}: {detail[-1] if detail else ''}"
@@ -158,6 +163,9 @@ def describe_failure(source: Path, nb, exc: BaseException) -> str:
         first = next((l.strip() for l in cells[failed].source.splitlines() if l.strip()), "")
         at = f", line {lines[failed]}" if lines[failed] else ""
         where = f"in cell {failed + 1}{at} (`{first}`)"
+    if getattr(exc, "ename", None) == "ClaimFailed":   # a sentence, not the code, is wrong
+        return (f"{source} failed {where}: {error}. No page was rendered: the sentence is not true of "
+                f"this full-mode run; rephrase it or correct its check.")
     return (f"{source} failed {where}: {error}. No page was rendered. "
             f"Run `MAKEMORE_QUICK=1 python {source}` to see the full traceback.")
 
@@ -183,18 +191,23 @@ async def _execute_one(source: Path, env: dict, display: str, kernel_log: Path):
             if not getattr(exc, "ename", None):  # not an exception in a cell: the kernel may say why
                 message += f" The kernel's own log: {kernel_log}"
             raise ChapterError(message) from None
-    log.info("executed %s in %.1f s", display, time.perf_counter() - start)
-    return nb
+    seconds = time.perf_counter() - start
+    log.info("executed %s in %.1f s", display, seconds)
+    return nb, seconds
 
 
-async def _execute_all(todo: list[tuple[Path, Path, str]], env: dict, jobs: int, logs: Path) -> None:
+async def _execute_all(todo: list[tuple[Path, Path, str]], env: dict, jobs: int, cache_dir: Path,
+                       mode: str) -> None:
+    """Execute `todo` in its order, `jobs` at a time (the semaphore wakes waiters first come, first served)."""
     gate = asyncio.Semaphore(jobs)
+    logs = Path(cache_dir) / "logs"
 
     async def run(source: Path, target: Path, display: str) -> None:
         async with gate:
-            nb = await _execute_one(source, env, display, logs / f"{source.stem}.kernel.log")
+            nb, seconds = await _execute_one(source, env, display, logs / f"{source.stem}.kernel.log")
         write_atomic(target, nbformat.writes(nb))
         _evict_older(target)
+        save_timing(cache_dir, mode, source.stem, seconds)
 
     tasks = [asyncio.ensure_future(run(*item)) for item in todo]
     try:
@@ -285,12 +298,74 @@ def execute_chapters(sources: list[Path], *, root: Path, cache_dir: Path, lib_di
                 display = str(source)
             todo.append((Path(source), target, display))
     if todo:
+        mode = "quick" if quick else "full"
+        timings = load_timings(cache_dir, mode)
+        order = schedule([source for source, _, _ in todo], timings)
+        todo.sort(key=lambda item: order.index(item[0]))
+        log.info("execution order, longest first: %s", _plan(order, timings, jobs))
         env = {**os.environ, **KERNEL_ENV, "MAKEMORE_QUICK": "1" if quick else "0", "MAKEMORE_DATA": str(data_path)}
         start = time.perf_counter()
-        _run_interruptibly(_execute_all(todo, env, jobs, Path(cache_dir) / "logs"))
-        log.info("executed %d chapter(s) in %.1f s (%s mode)", len(todo), time.perf_counter() - start,
-                 "quick" if quick else "full")
+        _run_interruptibly(_execute_all(todo, env, jobs, Path(cache_dir), mode))
+        log.info("executed %d chapter(s) in %.1f s (%s mode)", len(todo), time.perf_counter() - start, mode)
     return result
+
+
+# ---------------------------------------------------------------- the order: longest first
+
+def load_timings(cache_dir: Path, mode: str) -> dict[str, float]:
+    """Each chapter's last execution time in `mode` (seconds, by stem); {} if none was kept or the file is unreadable."""
+    try:
+        kept = json.loads((Path(cache_dir) / TIMINGS_FILE).read_text(encoding="utf-8")).get(mode, {})
+        return {stem: float(s) for stem, s in kept.items() if isinstance(s, (int, float)) and s >= 0}
+    except (OSError, ValueError, AttributeError):
+        return {}
+
+
+def save_timing(cache_dir: Path, mode: str, stem: str, seconds: float) -> None:
+    """Keep `seconds` as the last execution time of chapter `stem` in `mode`."""
+    path = Path(cache_dir) / TIMINGS_FILE
+    try:
+        kept = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        kept = {}
+    kept = kept if isinstance(kept, dict) else {}
+    kept.setdefault(mode, {})[stem] = round(seconds, 1)
+    write_atomic(path, json.dumps(kept, indent=1, sort_keys=True) + "\n")
+
+
+def estimated_seconds(sources: list[Path], timings: dict[str, float]) -> dict[Path, float]:
+    """How long each chapter will take: its last execution time in this mode (`timings`, by stem).
+    A chapter never timed is estimated from its file size, at the seconds per byte of the timed
+    ones (1 s per byte, i.e. by size alone, when none is: the longer chapters train more)."""
+    sizes = {Path(s): Path(s).stat().st_size for s in sources}
+    timed = [s for s in sizes if s.stem in timings]
+    timed_bytes = sum(sizes[s] for s in timed)
+    rate = sum(timings[s.stem] for s in timed) / timed_bytes if timed and timed_bytes else 1.0
+    return {s: timings.get(s.stem, size * rate) for s, size in sizes.items()}
+
+
+def schedule(sources: list[Path], timings: dict[str, float]) -> list[Path]:
+    """`sources` longest first (ties by name): started in this order `jobs` at a time, the last
+    kernels to finish end close together (longest processing time first)."""
+    lengths = estimated_seconds(sources, timings)
+    return sorted(lengths, key=lambda s: (-lengths[s], s.name))
+
+
+def _plan(order: list[Path], timings: dict[str, float], jobs: int) -> str:
+    """The order for the build log, with the times it was decided on."""
+    if not any(s.stem in timings for s in order):
+        return "by file size (no chapter was timed in this mode yet): " + ", ".join(s.stem for s in order)
+    lengths = estimated_seconds(order, timings)
+    said = [f"{s.stem} ({lengths[s]:.0f} s{'' if s.stem in timings else ', estimated from its size'})" for s in order]
+    return f"{', '.join(said)}; about {makespan([lengths[s] for s in order], jobs):.0f} s with {jobs} kernels"
+
+
+def makespan(lengths: list[float], jobs: int) -> float:
+    """Wall time of running `lengths` in their order, each on the first of `jobs` kernels to be free."""
+    free_at = [0.0] * max(1, jobs)
+    for length in lengths:
+        free_at[free_at.index(min(free_at))] += length
+    return max(free_at)
 
 
 # ---------------------------------------------------------------- what a notebook recorded

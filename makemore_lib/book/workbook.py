@@ -1,12 +1,15 @@
 """The workbook: a chapter with its solutions blanked, for the reader to fill in.
 
 A chapter marks the code a reader is asked to write as code cells tagged "solution"
-(jupytext percent format: a header line `# %% tags=["solution"]`). `make_workbook` keeps the
-chapter text byte for byte except inside those cells, where every assignment statement, at
-any depth (also inside a function), becomes `target = ...  # TODO`; a shape comment that
-ended the statement's last line is kept after the TODO. Lines that are not assignments
-(a `def`, a `return`, comments) stay, so the cell still runs and hands back `...` wherever a
-gradient is missing.
+(jupytext percent format: a header line `# %% tags=["solution"]`), and so is any cell that
+shows or uses a finished solution (a `report.show_source` of the library's backward pass, a
+call of it). `make_workbook` keeps the chapter text byte for byte except inside those cells,
+where every assignment statement, at any depth (also inside a function), becomes
+`target = ...  # TODO` (a shape comment that ended the statement's last line is kept after
+the TODO), and every expression statement (a call such as `report.show_source(f)`; a
+docstring stays) becomes `...  # TODO`, so nothing it would show or compute survives.
+Lines that are neither (a `def`, a `return`, comments) stay, so the cell still runs and
+hands back `...` wherever a gradient is missing.
 
     make_workbook(source: str) -> str     deterministic: the same chapter gives the same text
     has_solutions(source: str) -> bool
@@ -66,24 +69,29 @@ def _blank_cell(body: list[str], first_line: int) -> list[str]:
     except SyntaxError as e:
         raise WorkbookError(f"line {first_line + (e.lineno or 1)}: solution cell does not parse: {e.msg}") from None
     out = list(body)
-    statements = [n for n in ast.walk(tree) if isinstance(n, (ast.Assign, ast.AugAssign, ast.AnnAssign))]
+    statements = [n for n in ast.walk(tree) if isinstance(n, (ast.Assign, ast.AugAssign, ast.AnnAssign))
+                  or (isinstance(n, ast.Expr) and not isinstance(n.value, ast.Constant))]
     for node in sorted(statements, key=lambda n: n.lineno, reverse=True):
         where = f"line {first_line + node.lineno}"
         first, last = node.lineno - 1, node.end_lineno - 1
         indent = body[first][: len(body[first]) - len(body[first].lstrip())]
         if node.col_offset != len(indent.encode()):
-            raise WorkbookError(f"{where}: put each assignment of a solution on its own line")
+            raise WorkbookError(f"{where}: put each statement of a solution on its own line")
+        newline = "\r\n" if body[last].endswith("\r\n") else ("\n" if body[last].endswith("\n") else "")
+        if isinstance(node, ast.Expr):         # a call shows or computes the solution: none of it stays
+            out[first:last + 1] = [indent + PLACEHOLDER + newline]
+            continue
         tail = body[last].encode()[node.end_col_offset:].decode().strip()   # ast offsets count UTF-8 bytes
         if tail.startswith("# TODO"):          # already a placeholder: blanking is idempotent
             tail = tail[len("# TODO"):].strip()
         comment = "  " + tail if tail.startswith("#") else ""
-        newline = "\r\n" if body[last].endswith("\r\n") else ("\n" if body[last].endswith("\n") else "")
         out[first:last + 1] = [indent + _placeholder(node, where) + comment + newline]
     return out
 
 
 def make_workbook(source: str) -> str:
-    """The chapter with every assignment in its solution cells replaced by `name = ...  # TODO`."""
+    """The chapter with every assignment in its solution cells replaced by `name = ...  # TODO`
+    and every expression statement there by `...  # TODO`."""
     lines = source.splitlines(keepends=True)
     out: list[str] = []
     pos = 0
