@@ -125,5 +125,12 @@ def tiny_book(tmp_path: Path, chapters: dict[str, str]) -> Path:
     for name, text in chapters.items():
         (tmp_path / "chapters" / name).write_text(text)
     shutil.copy(ROOT / "mkdocs.yml", tmp_path / "mkdocs.yml")
-    (tmp_path / "docs").symlink_to(ROOT / "docs")
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for entry in (ROOT / "docs").iterdir():
+        if entry.name != "notes":
+            (docs / entry.name).symlink_to(entry)
+    (docs / "notes").mkdir()
+    for note in (ROOT / "docs" / "notes").glob("*.md"):   # placeholders: tiny chapters record nothing the notes cite
+        (docs / "notes" / note.name).write_text(f"# {note.stem}\n")
     return tmp_path / "mkdocs.yml"
