@@ -1,9 +1,7 @@
 """Every chapter runs as a plain script in quick mode; a failure names the chapter and shows its last output."""
 import pytest
 
-from conftest import REPO, run_python
-
-CHAPTERS = sorted((REPO / "chapters").glob("[0-9]*.py"))
+from conftest import CHAPTERS, REPO, chapter_script, run_python
 
 
 def test_there_are_five_chapters():
@@ -11,12 +9,12 @@ def test_there_are_five_chapters():
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)
-def test_chapter_runs_as_a_script_in_quick_mode(chapter, tmp_path):
-    r = run_python([str(chapter)], {"MAKEMORE_QUICK": "1", "MAKEMORE_FIGURES": str(tmp_path)}, cwd=tmp_path, timeout=600)
-    tail = "\n".join((r.stdout + "\n" + r.stderr).splitlines()[-30:])
-    assert r.returncode == 0, f"{chapter.name} failed (exit {r.returncode}); last output:\n{tail}"
-    assert "mode: quick" in r.stdout, f"{chapter.name} does not print its mode:\n{tail}"
-    assert "Traceback" not in r.stderr, f"{chapter.name} printed a traceback:\n{tail}"
+def test_chapter_runs_as_a_script_in_quick_mode(chapter, tmp_path_factory):
+    r = chapter_script(tmp_path_factory, chapter.stem)   # one run per session, shared with tests/test_workbook.py
+    tail = "\n".join((r["stdout"] + "\n" + r["stderr"]).splitlines()[-30:])
+    assert r["returncode"] == 0, f"{chapter.name} failed (exit {r['returncode']}); last output:\n{tail}"
+    assert "mode: quick" in r["stdout"], f"{chapter.name} does not print its mode:\n{tail}"
+    assert "Traceback" not in r["stderr"], f"{chapter.name} printed a traceback:\n{tail}"
 
 
 def test_a_chapter_given_a_missing_data_file_stops_with_one_line(tmp_path):
