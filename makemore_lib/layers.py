@@ -94,15 +94,22 @@ class BatchNorm1d:
         return [self.gamma, self.beta]
 
 
-class Tanh:
-    """y = tanh(x)"""
+class Activation:
+    """An elementwise nonlinearity y = f(x), without parameters; a subclass defines `f`."""
 
     def __call__(self, x):
-        self.out = torch.tanh(x)
+        self.out = self.f(x)
         return self.out
 
     def parameters(self):
         return []
+
+
+class Tanh(Activation):
+    """y = tanh(x)"""
+
+    def f(self, x):
+        return torch.tanh(x)
 
 
 class LayerNorm:
@@ -130,29 +137,21 @@ class LayerNorm:
         return [self.gamma, self.beta]
 
 
-class ReLU:
+class ReLU(Activation):
     """y = max(0, x)"""
 
-    def __call__(self, x):
-        self.out = torch.relu(x)
-        return self.out
-
-    def parameters(self):
-        return []
+    def f(self, x):
+        return torch.relu(x)
 
 
-class LeakyReLU:
+class LeakyReLU(Activation):
     """y = x if x > 0 else negative_slope * x: a unit that never fires still passes a gradient."""
 
     def __init__(self, negative_slope: float = 0.01):
         self.negative_slope = negative_slope
 
-    def __call__(self, x):
-        self.out = torch.nn.functional.leaky_relu(x, self.negative_slope)
-        return self.out
-
-    def parameters(self):
-        return []
+    def f(self, x):
+        return torch.nn.functional.leaky_relu(x, self.negative_slope)
 
 
 class Embedding:
