@@ -117,7 +117,8 @@ report.show_table(["logits", "values", "softmax", "loss -ln p[2]", "max z - z[2]
 # Why are our logits large? $\texttt{logits}_j = \sum_k h_k W_{2,kj} + b_{2,j}$ with
 # $W_2, b_2 \sim \mathcal{N}(0, 1)$, so for a given $h$ each logit is a sum of 201
 # independent terms with variance $\sum_k h_k^2 + 1$. The hidden units are near $\pm 1$
-# (next section), so this variance is close to 200:
+# (next section), so this variance approaches its bound of 201; the cell below computes the
+# prediction from the actual $h$ and measures the logits:
 
 # %%
 predicted_std = ((model.h**2).sum(1) + 1).mean().sqrt().item()
@@ -315,8 +316,8 @@ plots.plot_lines(range(1, 11), stds, title="std of the pre-activation through 10
 print("saturation (|tanh| > 0.97) at layer 10: " + ", ".join(f"gain {k}: {v[-1]:.1%}" for k, v in sat.items()))
 
 # %% [markdown]
-# For our first layer, $n = 30$ and the Kaiming scale is $(5/3)/\sqrt{30}$, a little
-# larger than the hand-picked 0.2. PyTorch implements the same rule as
+# For our first layer, $n = 30$ and the Kaiming scale is $(5/3)/\sqrt{30}$; the cell
+# below compares it with the hand-picked 0.2. PyTorch implements the same rule as
 # `torch.nn.init.kaiming_normal_`. It assumes PyTorch's weight layout `(fan_out, fan_in)`,
 # while the lecture writes `W1` as `(fan_in, fan_out)`; applied to a `(30, 200)` tensor
 # with `mode="fan_in"` it would read the fan-in as 200.
@@ -338,6 +339,15 @@ report.show_table(["W1 (30, 200)", "std"], [
 ])
 print(f"kaiming: hpreact std {m_kai.hpreact.std().item():.2f}, |h| > 0.99 for "
       f"{(m_kai.h.abs() > 0.99).float().mean().item():.1%} of the first batch's activations")
+kaiming_scale = models.TANH_GAIN / fan_in**0.5
+m_02 = at_init("tanh_fixed")
+std_k, std_02 = m_kai.hpreact.std().item(), m_02.hpreact.std().item()
+sat_k, sat_02 = [(m.h.abs() > 0.99).float().mean().item() for m in (m_kai, m_02)]
+claims.say(f"The Kaiming scale {kaiming_scale:.4f} is {kaiming_scale / 0.2 - 1:.0%} larger than the "
+           f"hand-picked 0.2, so its hidden pre-activations start wider (std {std_k:.2f} against {std_02:.2f}) "
+           f"and more units saturate ({sat_k:.1%} against {sat_02:.1%} with |h| > 0.99).",
+           kaiming_scale > 0.2 and std_k > std_02 and sat_k > sat_02,
+           f"scale {kaiming_scale:.4f} vs 0.2, hpreact std {std_k:.2f} vs {std_02:.2f}, saturated {sat_k:.1%} vs {sat_02:.1%}")
 
 # %%
 fit("kaiming");
@@ -350,11 +360,11 @@ fit("kaiming");
 # are a reference for the size of the effects, not a target to match digit for digit.
 
 # %%
-rows = []
+rows, val = [], {}
 for init, (model, result) in runs.items():
     key = f"mlp/{init}"
     tr = train.split_loss(model, D.Xtr, D.Ytr)
-    va = train.split_loss(model, D.Xdev, D.Ydev)
+    va = val[init] = train.split_loss(model, D.Xdev, D.Ydev)
     report.record_run(lecture.RESULTS[key][0], result.steps, tr, va, key=key)
     rows.append([init, 10 ** result.lossi[0], tr, va, str(lecture.RESULTS[key][1]), str(lecture.RESULTS[key][2])])
 report.show_table(["init", "loss at step 0", "train", "val", "lecture train", "lecture val"], rows)
@@ -368,9 +378,9 @@ plots.plot_loss({init: result.lossi for init, (_, result) in runs.items()}, wind
                 title=f"training loss of the four inits (mean of {window} steps)")
 
 # %% [markdown]
-# In a network this shallow the fixes buy a modest amount: the original run recovers from
-# its bad start, and what it loses is the steps spent on the hockey stick and the
-# gradient withheld by its saturated units. In the lecture's numbers, Kaiming
+# What the original run loses is the steps spent on the hockey stick and the gradient
+# withheld by its saturated units; the cell below reads from the table how much that cost
+# in this run. In the lecture's numbers, Kaiming
 # initialization lands where the hand-picked factor 0.2 did; its value is that it needed
 # no histogram to find. The lecture's point is what happens when the
 # network is deeper, where these effects multiply through the layers; chapter 3 removes
@@ -378,7 +388,15 @@ plots.plot_loss({init: result.lossi for init, (_, result) in runs.items()}, wind
 # inside a deep network.
 #
 # Names sampled from the Kaiming model (a name also present in the training list is
-# marked with `*`):
+# marked with `*`) follow the comparison.
+
+# %%
+best = min((v, k) for k, v in val.items() if k != "original")
+claims.say(f"On the dev set the original initialization ends {val['original'] - best[0]:.4f} above the best "
+           f"fixed one ({best[1]}, {best[0]:.4f}), and the tanh fix ends "
+           f"{'below' if val['tanh_fixed'] < val['softmax_fixed'] else 'above'} the softmax fix "
+           f"({val['tanh_fixed']:.4f} vs {val['softmax_fixed']:.4f}).",
+           val["original"] > best[0], f"val: " + ", ".join(f"{k} {v:.4f}" for k, v in val.items()))
 
 # %%
 g_sample = torch.Generator().manual_seed(settings.SAMPLE_SEED)

@@ -240,7 +240,7 @@ print(" ".join(names))
 
 # %% [markdown]
 # On the lecture's dataset BatchNorm roughly ties with chapter 2's Kaiming-initialized MLP
-# (printed below; the results page lists our runs of both): a network with one hidden
+# (its numbers are printed above; the results page lists our runs of both, on our 2017 list): a network with one hidden
 # layer and a carefully chosen scale had no trouble to begin with. What BatchNorm removes
 # is the care; its benefit grows with depth (chapter 4).
 #
