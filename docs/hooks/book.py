@@ -26,7 +26,6 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import jupytext
 import markdown
 import nbformat
 from mkdocs.exceptions import PluginError
@@ -265,7 +264,7 @@ def downloads(source: Path) -> list[tuple[str, str]]:
 
 
 def _ipynb(py_text: str) -> str:
-    return jupytext.writes(chapters.notebook_from_text(py_text), fmt="ipynb")
+    return chapters.ipynb_text(py_text)
 
 
 def mathjax_files() -> list[tuple[Path, str]]:

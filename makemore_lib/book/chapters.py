@@ -3,12 +3,14 @@
     chapter_sources(chapters_dir)  the chapters, in order
     percent_cells(text)            every cell: its header line, its body's lines, its tags
     notebook_from_text(text)       the chapter as an un-executed notebook, the same bytes every time
+    ipynb_text(text)               that notebook as .ipynb JSON (cached by the text)
 
 A cell tagged SOLUTION_TAG (a header `# %% tags=["solution"]`) is code the reader is asked to
 write: folded on the page, blanked in the workbook.
 """
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass
@@ -68,6 +70,13 @@ def notebook_from_text(text: str):
     for i, cell in enumerate(nb.cells, start=1):
         cell.id = f"cell-{i}"
     return nb
+
+
+@functools.lru_cache(maxsize=32)
+def ipynb_text(text: str) -> str:
+    """notebook_from_text as .ipynb JSON. Cached by the text: `mkdocs serve` rebuilds the
+    downloads on every save of a note, and the chapters rarely change meanwhile."""
+    return jupytext.writes(notebook_from_text(text), fmt="ipynb")
 
 
 def notebook_from_source(source: Path):

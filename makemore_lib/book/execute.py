@@ -71,6 +71,9 @@ def _machine() -> str:
     return f"cpu={torch.backends.cpu.get_cpu_capability()};{env}"
 
 
+EXECUTION_MODULES = ("chapters.py", "execute.py")
+
+
 def cache_key(source: Path, lib_dir: Path, data_path: Path, quick: bool) -> str:
     """sha256 over everything a chapter's executed output depends on."""
     h = hashlib.sha256()
@@ -88,8 +91,8 @@ def cache_key(source: Path, lib_dir: Path, data_path: Path, quick: bool) -> str:
     add("mode", b"quick" if quick else b"full")
     add("versions", _versions().encode())
     add("machine", _machine().encode())
-    for module in sorted(THIS_FILE.parent.glob("*.py")):   # this package: conversion, execution
-        add(f"book/{module.name}", module.read_bytes())
+    for name in EXECUTION_MODULES:   # what turns a chapter into an executed notebook; notes and workbook do not
+        add(f"book/{name}", (THIS_FILE.parent / name).read_bytes())
     return h.hexdigest()
 
 
