@@ -102,7 +102,9 @@ def test_ci_runs_the_tests_then_the_publication_build():
 
 
 def make_dry_run(target: str) -> str:
-    proc = subprocess.run(["make", "-n", "-o", "setup", target], cwd=ROOT, capture_output=True, text=True)
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}  # run by `make test`
+    proc = subprocess.run(["make", "--no-print-directory", "-n", "-o", "setup", target], cwd=ROOT, env=env,
+                          capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     [command] = proc.stdout.strip().splitlines()
     return command
