@@ -53,9 +53,11 @@ class BatchNorm1d:
     train/eval behaviour differ slightly. Ours matches torch in both modes, so it can be
     swapped for torch.nn.BatchNorm1d and tested against it.
 
-    The running statistics keep the shape (dim,): updating them with a keepdim batch mean
-    would silently turn them into (1, dim), the shape bug behind learners' NaNs.
-    Eval mode uses only the running statistics, so it works on a batch of one.
+    The running statistics keep the shape (dim,). (Updating them with a keepdim batch mean
+    turns them into (1, dim); that alone changes no number, as chapter 3 shows. The NaN
+    learners meet comes from a training-mode call on a batch of one, whose unbiased
+    variance is 0/0: this layer refuses it.) Eval mode uses only the running statistics,
+    so it works on a batch of one; `fold` absorbs them into the preceding Linear.
     """
 
     def __init__(self, dim: int, eps: float = 1e-5, momentum: float = 0.1):
@@ -92,6 +94,29 @@ class BatchNorm1d:
 
     def parameters(self):
         return [self.gamma, self.beta]
+
+
+def fold_affine(weight, bias, mean, std, gamma, beta):
+    """W' = W * s and b' = (b - mean) * s + beta, with s = gamma / std (per output column):
+
+        x @ W' + b' = gamma * (x @ W + b - mean) / std + beta
+
+    so a linear map followed by a normalisation with fixed statistics (BatchNorm in eval
+    mode) is one linear map. `bias` may be None (no bias: b = 0)."""
+    s = gamma / std                                  # (fan_out,)
+    b = 0.0 if bias is None else bias
+    return weight * s, (b - mean) * s + beta         # (fan_in, fan_out), (fan_out,)
+
+
+@torch.no_grad()
+def fold(linear: "Linear", batchnorm: "BatchNorm1d") -> "Linear":
+    """One Linear equal to `linear` followed by `batchnorm` in eval mode (std = sqrt(running_var + eps))."""
+    fan_in, fan_out = linear.weight.shape
+    folded = Linear(fan_in, fan_out, bias=True, generator=torch.Generator())  # weights replaced below
+    folded.weight, folded.bias = fold_affine(linear.weight, linear.bias, batchnorm.running_mean,
+                                             torch.sqrt(batchnorm.running_var + batchnorm.eps),
+                                             batchnorm.gamma, batchnorm.beta)
+    return folded
 
 
 class Activation:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 
 from .errors import BatchTooSmall
-from .layers import BatchNorm1d, Embedding, Flatten, LayerNorm, Linear, Sequential, Tanh, embed
+from .layers import BatchNorm1d, Embedding, Flatten, LayerNorm, Linear, Sequential, Tanh, embed, fold_affine
 
 TANH_GAIN = 5 / 3  # Kaiming gain for tanh: keeps the activations' std near 1 through a layer
 
@@ -100,6 +100,23 @@ class MLP:
         hpreact = self.hidden_preact(X)
         self.bnmean_running, self.bnstd_running = hpreact.mean(0), hpreact.std(0)
         return self.bnmean_running, self.bnstd_running
+
+    @torch.no_grad()
+    def folded(self) -> "MLP":
+        """The eval-mode network without BatchNorm (exercise E02): the running statistics,
+        bngain and bnbias folded into W1 and a new b1 (layers.fold_affine),
+
+            embcat @ W1' + b1' = bngain * (embcat @ W1 - bnmean_running) / bnstd_running + bnbias
+
+        C, W2 and b2 are shared with this model, not copied."""
+        if not self.batchnorm:
+            raise ValueError("folded() needs an MLP with batchnorm=True: there is nothing to fold")
+        plain = object.__new__(MLP)
+        plain.batchnorm, plain.training, plain.momentum = False, False, self.momentum
+        plain.C, plain.W2, plain.b2 = self.C, self.W2, self.b2
+        plain.W1, plain.b1 = fold_affine(self.W1, None, self.bnmean_running, self.bnstd_running,
+                                         self.bngain, self.bnbias)
+        return plain
 
     def train(self, mode: bool = True):
         self.training = mode

@@ -167,3 +167,35 @@ def test_relu_and_leaky_relu_match_torch():
     xa.grad = None
     LeakyReLU()(xa).sum().backward()
     assert torch.equal(xa.grad, torch.full_like(x, 0.01))
+
+
+def _trained_pair(bias: bool):
+    """A Linear(30, 20) and a BatchNorm1d(20) after a few training batches, gamma/beta moved; float64."""
+    g = torch.Generator().manual_seed(1)
+    lin, bn = Linear(30, 20, bias=bias, generator=g), BatchNorm1d(20)
+    scale = torch.ones(20)
+    scale[0] = 1e-3                                  # a feature with tiny variance: eps matters there
+    for _ in range(5):
+        bn(lin(torch.randn(32, 30, generator=g) * 3 + 1) * scale)
+    bn.gamma, bn.beta = torch.rand(20, generator=g) + 0.5, torch.randn(20, generator=g)
+    if bias:
+        lin.bias = torch.randn(20, generator=g)
+    lin.weight = lin.weight * scale
+    for t in (lin, bn):
+        for name in ("weight", "bias", "gamma", "beta", "running_mean", "running_var"):
+            if getattr(t, name, None) is not None:
+                setattr(t, name, getattr(t, name).double())
+    bn.training = False
+    return lin, bn, torch.randn(64, 30, generator=g).double() * 3 + 1
+
+
+@pytest.mark.parametrize("bias", [False, True])
+def test_fold_gives_one_linear_equal_to_linear_then_batchnorm_in_eval_mode(bias):
+    from makemore_lib.layers import fold
+    lin, bn, x = _trained_pair(bias)
+    folded = fold(lin, bn)
+    assert folded.weight.shape == (30, 20) and folded.bias.shape == (20,)
+    torch.testing.assert_close(folded(x), bn(lin(x)), rtol=0, atol=1e-12)
+    # eps is part of the fold: leaving it out is visible on the feature with tiny variance
+    lin_no_eps = fold(lin, BatchNorm1d(20, eps=0.0))
+    assert not torch.allclose(lin_no_eps(x), bn(lin(x)))

@@ -109,3 +109,26 @@ def test_deep_mlp_refuses_an_unknown_norm():
     import pytest
     with pytest.raises(ValueError, match='"batch", "layer" or None'):
         models.deep_mlp(27, norm="group", generator=gen())
+
+
+def test_folded_mlp_gives_the_eval_logits_of_the_batchnorm_mlp_in_float64():
+    m = models.MLP(27, batchnorm=True, generator=gen())
+    g = gen()
+    X = torch.randint(0, 27, (256, 3), generator=g)
+    with torch.no_grad():
+        for _ in range(20):
+            m(X[torch.randint(0, 256, (32,), generator=g)])   # running statistics move away from 0 and 1
+    m.bngain, m.bnbias = torch.rand(200, generator=g) + 0.5, torch.randn(200, generator=g)
+    for name in ("C", "W1", "W2", "b2", "bngain", "bnbias", "bnmean_running", "bnstd_running"):
+        setattr(m, name, getattr(m, name).double())
+    m.eval()
+    plain = m.folded()
+    assert [n for n, _ in plain.named_parameters()] == ["C", "W1", "b1", "W2", "b2"]
+    torch.testing.assert_close(plain(X), m(X), rtol=0, atol=1e-12)
+    assert m.batchnorm and m.bngain.shape == (200,)   # the BatchNorm model itself is unchanged
+
+
+def test_folding_an_mlp_without_batchnorm_is_refused():
+    import pytest
+    with pytest.raises(ValueError, match="batchnorm=True"):
+        models.MLP(27, generator=gen()).folded()
