@@ -82,14 +82,14 @@ def _t(x) -> torch.Tensor:
 
 
 def plot_loss(curves: dict[str, list[float]], title: str = "training loss", window: int = 1,
-              ylabel: str = "minibatch loss (log10)", steps_per_point: int = 1) -> None:
+              ylabel: str = "minibatch loss (log10)") -> None:
     """One line per run of log10(minibatch loss), averaged over `window` steps."""
     fig, ax = figure()
     for label, lossi in curves.items():
         y = _t(lossi)
         if window > 1:
             y = y[: len(y) // window * window].view(-1, window).mean(1)
-        x = torch.arange(len(y)) * window * steps_per_point
+        x = torch.arange(len(y)) * window
         ax.plot(x.numpy(), y.numpy(), label=label, lw=1)
     ax.set(title=title, xlabel="training step", ylabel=ylabel)
     if len(curves) > 1:

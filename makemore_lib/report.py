@@ -37,9 +37,10 @@ def show_stamp(settings) -> None:
 
 
 def table(header: list[str], rows: list[list]) -> str:
-    """A Markdown table; floats with 4 decimals."""
-    fmt = lambda v: f"{v:.4f}" if isinstance(v, float) else str(v)
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    """A Markdown table; floats with 4 decimals. A `|` in a cell (|h|) is escaped: unescaped,
+    it would split the cell and the whole table would render as a paragraph."""
+    fmt = lambda v: (f"{v:.4f}" if isinstance(v, float) else str(v)).replace("|", "\\|")
+    lines = ["| " + " | ".join(fmt(h) for h in header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(fmt(v) for v in row) + " |" for row in rows]
     return "\n".join(lines)
 
@@ -50,7 +51,9 @@ def show_table(header: list[str], rows: list[list]) -> None:
 
 def run_record(experiment: str, steps: int, train_loss: float, val_loss: float, key: str | None = None) -> dict:
     """A training run as the results page stores it; `key` names the lecture's matching run."""
-    ref = lecture.RESULTS.get(key) if key else None
+    if key and key not in lecture.RESULTS:
+        raise ValueError(f"report.record_run: {key!r} is not a lecture run; lecture.RESULTS has {', '.join(lecture.RESULTS)}")
+    ref = lecture.RESULTS[key] if key else None
     return {"experiment": experiment, "steps": steps, "train": train_loss, "val": val_loss,
             "key": key, "lecture_train": ref[1] if ref else None, "lecture_val": ref[2] if ref else None}
 

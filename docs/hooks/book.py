@@ -65,10 +65,8 @@ class Book:
         self.root = Path(config.config_file_path).resolve().parent
         try:
             self.settings = settings.load([])
-        except Exception as exc:  # a bad MAKEMORE_QUICK / MAKEMORE_DATA value
+        except Exception as exc:  # a bad MAKEMORE_QUICK / MAKEMORE_DATA value, a missing or unusable data file
             raise PluginError(str(exc)) from None
-        if not self.settings.data_path.is_file():
-            raise PluginError(f"data file {self.settings.data_path} does not exist (MAKEMORE_DATA?)")
         self.run_mime = report.RUN_MIME
         self.lib_dir = Path(settings.__file__).resolve().parent
         self.cache = Path(os.environ.get("MAKEMORE_CACHE") or self.root / ".cache").resolve()
