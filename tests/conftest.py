@@ -18,6 +18,7 @@ import shutil
 import subprocess
 import sys
 import time
+import types
 from pathlib import Path
 
 import pytest
@@ -35,6 +36,22 @@ torch.set_num_threads(1)
 def splits():
     from makemore_lib import data
     return data.load_splits(NAMES)
+
+
+@pytest.fixture
+def script(monkeypatch):
+    """As in a plain script: no ipykernel imported."""
+    monkeypatch.delitem(sys.modules, "ipykernel", raising=False)
+
+
+@pytest.fixture
+def shown(monkeypatch):
+    """As in a Jupyter kernel: the (object, keyword arguments) of every display call, in order."""
+    import IPython.display
+    calls = []
+    monkeypatch.setitem(sys.modules, "ipykernel", types.ModuleType("ipykernel"))
+    monkeypatch.setattr(IPython.display, "display", lambda obj, **kw: calls.append((obj, kw)))
+    return calls
 
 
 def clean_env(extra: dict | None = None) -> dict:

@@ -7,7 +7,6 @@ in a Jupyter kernel (`ipykernel` in sys.modules, IPython's display replaced by a
 from __future__ import annotations
 
 import sys
-import types
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -31,18 +30,9 @@ def drawn(monkeypatch):
 
 
 @pytest.fixture
-def script(monkeypatch):
-    monkeypatch.delitem(sys.modules, "ipykernel", raising=False)
+def script(script, monkeypatch):
+    """conftest's plain-script setting, with the figure counter reset."""
     monkeypatch.setattr(plots, "_saved", 0)
-
-
-@pytest.fixture
-def shown(monkeypatch):
-    import IPython.display
-    calls = []
-    monkeypatch.setitem(sys.modules, "ipykernel", types.ModuleType("ipykernel"))
-    monkeypatch.setattr(IPython.display, "display", lambda obj, **kw: calls.append((obj, kw)))
-    return calls
 
 
 def only_axes(drawn):

@@ -28,22 +28,6 @@ sys.path.insert(0, str(REPO / "docs" / "hooks"))   # the MkDocs hook is a file M
 import book  # noqa: E402
 
 
-@pytest.fixture
-def script(monkeypatch):
-    """As in a plain script: no ipykernel imported."""
-    monkeypatch.delitem(sys.modules, "ipykernel", raising=False)
-
-
-@pytest.fixture
-def shown(monkeypatch):
-    """As in a Jupyter kernel: the (object, keyword arguments) of every display call, in order."""
-    import IPython.display
-    calls = []
-    monkeypatch.setitem(sys.modules, "ipykernel", types.ModuleType("ipykernel"))
-    monkeypatch.setattr(IPython.display, "display", lambda obj, **kw: calls.append((obj, kw)))
-    return calls
-
-
 def executed(shown_calls) -> dict:
     """The displays as a chapter's executed notebook stores them (one cell, through JSON, as in the cache)."""
     cell = nbformat.v4.new_code_cell("pass")
