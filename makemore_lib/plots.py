@@ -16,6 +16,7 @@ from pathlib import Path
 
 import matplotlib
 
+from .report import FIGURE_META
 from .settings import REPO_ROOT, in_notebook
 
 if not in_notebook():
@@ -42,7 +43,6 @@ STYLE = {
 plt.rcParams.update(STYLE)
 
 _saved = 0
-FIGURE_META = "makemore/figure"  # output metadata naming a figure on its page
 
 
 def figure(ncols: int = 1, nrows: int = 1, width: float = 8, height: float = 3.6, **kw):

@@ -9,8 +9,10 @@ from __future__ import annotations
 from . import lecture
 from .settings import in_notebook
 
+# what the build reads from a chapter's outputs (makemore_lib.book.notes, docs/hooks/book.py)
 RUN_MIME = "application/vnd.makemore.run+json"
 VALUE_MIME = "application/vnd.makemore.value+json"
+FIGURE_META = "makemore/figure"  # output metadata naming a figure on its page (plots.show)
 
 
 def show_markdown(text: str, extra: dict | None = None) -> None:

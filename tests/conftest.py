@@ -137,11 +137,15 @@ def executed_notebook(build, source: Path):
 
 
 def tiny_book(tmp_path: Path, chapters: dict[str, str]) -> Path:
-    """A copy of the book's config whose chapters/ holds only `chapters` (name -> text); docs/ is the book's."""
+    """A copy of the book's config whose chapters/ (and nav) hold only `chapters` (name -> text); docs/ is the book's."""
     (tmp_path / "chapters").mkdir()
     for name, text in chapters.items():
         (tmp_path / "chapters" / name).write_text(text)
-    shutil.copy(ROOT / "mkdocs.yml", tmp_path / "mkdocs.yml")
+    config = (ROOT / "mkdocs.yml").read_text()
+    for source in CHAPTERS:                                # the nav lists only the chapters given
+        if source.name not in chapters:
+            config = config.replace(f"      - chapters/{source.stem}.ipynb\n", "")
+    (tmp_path / "mkdocs.yml").write_text(config)
     docs = tmp_path / "docs"
     docs.mkdir()
     for entry in (ROOT / "docs").iterdir():

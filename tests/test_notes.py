@@ -325,9 +325,13 @@ def test_mkdocs_serve_keeps_serving_a_note_with_an_unknown_name_and_re_renders_i
         assert "ERROR   -  docs/notes/n.md, line 3: no value named 'tiny/anser'" in log_path.read_text()
 
         (tmp_path / "docs" / "notes" / "n.md").write_text(NOTE)           # the reader fixes the note
-        while "answer 1.235" not in _get(url) and time.time() < deadline:
+        # the page is written before the rebuild logs its time: wait for both
+        def rebuilt():
+            return ("answer 1.235" in _get(url)
+                    and len(re.findall(r"Documentation built in", log_path.read_text())) >= 2)
+        while not rebuilt() and proc.poll() is None and time.time() < deadline:
             time.sleep(0.2)
-        assert proc.poll() is None and "answer 1.235" in _get(url)
+        assert proc.poll() is None and "answer 1.235" in _get(url), log_path.read_text()
         built = re.findall(r"Documentation built in ([\d.]+) seconds", log_path.read_text())
         print(f"mkdocs serve: rebuild after saving the note {built[-1]} s")
         assert len(built) >= 2 and float(built[-1]) < 2.0

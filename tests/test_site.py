@@ -285,7 +285,7 @@ def test_ctrl_c_ends_the_build_with_one_line(tmp_path):
 
 def test_a_truncated_cache_entry_is_re_executed_without_failing_a_strict_build(tmp_path):
     stamp_only = BROKEN.split("# %%\nnumerator")[0]
-    config = tiny_book(tmp_path, {source.name: stamp_only for source in CHAPTERS})   # the nav's pages
+    config = tiny_book(tmp_path, {"01_data.py": stamp_only})
     assert mkdocs_build(config, tmp_path / "site", tmp_path / "cache").returncode == 0
     [entry] = (tmp_path / "cache" / "chapters").glob("01_data.quick.*.ipynb")
     entry.write_text(entry.read_text()[:100])          # cut short, as by a full disk

@@ -36,7 +36,7 @@ import posixpath
 import re
 from dataclasses import dataclass, field
 
-from makemore_lib import plots, report
+from makemore_lib import report   # not plots: the build never imports matplotlib
 
 CITATION = re.compile(r"\{\{\s*(value|figure)\b\s*([^{}]*?)\s*\}\}")
 FENCE = re.compile(r"^\s*(`{3,}|~{3,})")
@@ -129,7 +129,7 @@ def collect(chapters: list[tuple[str, object]]) -> Citable:
                                           f"chapters/{other}.py records already; give one of them another name")
                 else:
                     found.values[value.name] = value
-            meta = out.get("metadata", {}).get(plots.FIGURE_META)
+            meta = out.get("metadata", {}).get(report.FIGURE_META)
             if "image/png" in data and meta:
                 name = meta.get("name") or "figure"
                 seen_names[name] = seen_names.get(name, 0) + 1
