@@ -97,6 +97,7 @@ def load(argv: list[str] | None = None) -> Settings:
         raise DataError(f"{path}: {problem}; {DATA_HINT}")
     from .data import check_file  # data imports this module
     check_file(path)
+    check_cpu_capability()
     configure_torch()
     return Settings(quick=quick, data_path=path)
 
@@ -115,6 +116,19 @@ def parse_options(argv: list[str]) -> argparse.Namespace:
         kind = "option" if unknown[0].startswith("-") else "argument"
         raise SettingsError(f"unknown {kind} {unknown[0]!r}; {OPTIONS}")
     return args
+
+
+# the values torch's DispatchStub accepts (x86; PowerPC; s390x; ARM): it ignores anything else
+CPU_CAPABILITIES = ("default", "avx2", "avx512", "vsx", "zvector", "sve256")
+
+
+def check_cpu_capability() -> None:
+    """SettingsError for an ATEN_CPU_CAPABILITY that torch would ignore, with a warning in
+    every cell that runs a kernel (so a failed build) instead of one line here."""
+    value = os.environ.get("ATEN_CPU_CAPABILITY")
+    if value is not None and value not in CPU_CAPABILITIES:
+        raise SettingsError(f"ATEN_CPU_CAPABILITY={value!r} is not a CPU kernel set torch knows; "
+                            f"unset it or use one of {', '.join(CPU_CAPABILITIES[:3])}")
 
 
 def configure_torch() -> None:

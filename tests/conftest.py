@@ -14,7 +14,6 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -143,8 +142,10 @@ def tiny_book(tmp_path: Path, chapters: dict[str, str]) -> Path:
         (tmp_path / "chapters" / name).write_text(text)
     config = (ROOT / "mkdocs.yml").read_text()
     for source in CHAPTERS:                                # the nav lists only the chapters given
+        entry = f"      - chapters/{source.stem}.ipynb\n"
+        assert entry in config, f"mkdocs.yml's nav has no line {entry.strip()!r}: update tiny_book"
         if source.name not in chapters:
-            config = config.replace(f"      - chapters/{source.stem}.ipynb\n", "")
+            config = config.replace(entry, "")
     (tmp_path / "mkdocs.yml").write_text(config)
     docs = tmp_path / "docs"
     docs.mkdir()

@@ -125,6 +125,14 @@ def test_bad_setting_is_one_line():
                                              "use MAKEMORE_QUICK=1 or MAKEMORE_QUICK=0"]
 
 
+@pytest.mark.parametrize("value", ["", "avx3"])
+def test_a_cpu_kernel_set_torch_would_ignore_is_one_line(value):
+    r = run_python("from makemore_lib import settings; settings.load()", {"ATEN_CPU_CAPABILITY": value})
+    assert r.returncode == 1
+    assert r.stderr.strip().splitlines() == [f"error: ATEN_CPU_CAPABILITY={value!r} is not a CPU kernel set "
+                                             "torch knows; unset it or use one of default, avx2, avx512"]
+
+
 def test_default_data_path_does_not_depend_on_the_working_directory(tmp_path):
     r = run_python("from makemore_lib import settings; print(settings.load().data_path)", cwd=tmp_path)
     assert r.stdout.strip() == str(NAMES)

@@ -283,6 +283,16 @@ def test_ctrl_c_ends_the_build_with_one_line(tmp_path):
     assert not _kernels(tmp_path)
 
 
+def test_a_bad_setting_stops_the_build_with_one_line_before_any_kernel(tmp_path):
+    config = tiny_book(tmp_path, {"01_data.py": SLEEPER})
+    proc = mkdocs_build(config, tmp_path / "site", tmp_path / "cache", env_extra={"ATEN_CPU_CAPABILITY": ""})
+    assert proc.returncode != 0
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("ERROR")]
+    assert errors == ["ERROR   -  ATEN_CPU_CAPABILITY='' is not a CPU kernel set torch knows; "
+                      "unset it or use one of default, avx2, avx512"], proc.stderr
+    assert "executing" not in proc.stderr and "Traceback" not in proc.stderr
+
+
 def test_a_truncated_cache_entry_is_re_executed_without_failing_a_strict_build(tmp_path):
     stamp_only = BROKEN.split("# %%\nnumerator")[0]
     config = tiny_book(tmp_path, {"01_data.py": stamp_only})

@@ -65,7 +65,7 @@ class Book:
         self.root = Path(config.config_file_path).resolve().parent
         try:
             self.settings = settings.load([])
-        except Exception as exc:  # a bad MAKEMORE_QUICK / MAKEMORE_DATA value, a missing or unusable data file
+        except Exception as exc:  # a bad MAKEMORE_QUICK / MAKEMORE_DATA / ATEN_CPU_CAPABILITY value, a missing or unusable data file
             raise PluginError(str(exc)) from None
         self.run_mime = report.RUN_MIME
         self.lib_dir = Path(settings.__file__).resolve().parent
