@@ -34,15 +34,10 @@ chapters: setup
 	  echo "== $$f"; MAKEMORE_QUICK=$(QUICK) $(PY) $$f || exit 1; \
 	done
 
-# then the gradient checks again with other CPU kernels: torch picks float32 kernels by the
-# CPU's vector instructions, and a gradient verdict must not depend on which machine ran it
-KERNEL_SETS := default avx2
+# two workers for the two cores; the suite runs the gradient checks again under the CPU
+# kernels of other machines itself (tests/test_kernel_sets.py)
 test: setup browser-deps
 	$(PY) -m pytest -n 2
-	@for cap in $(KERNEL_SETS); do \
-	  echo "== gradient checks again with ATEN_CPU_CAPABILITY=$$cap"; \
-	  ATEN_CPU_CAPABILITY=$$cap $(PY) -m pytest -n 2 -q -m gradcheck || exit 1; \
-	done
 
 # Debian's Chromium for tests/test_browser.py (driven by the playwright package, never
 # `playwright install`). Installs as root; otherwise says how, and the browser test skips

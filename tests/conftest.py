@@ -1,13 +1,20 @@
-"""Shared by every test module: paths, subprocess runs, and the expensive executions, each done
-once per `make test`.
+"""Shared by every test module: paths, subprocess runs, and the expensive runs, each done once
+per `make test`.
 
-Executing a chapter is the expensive part of the suite, so each happens once per session,
-even under pytest-xdist (workers share a lock and a result file in the session's base temp):
-- `chapter_script(tmp_path_factory, stem)`: the chapter run once as a plain script, quick
-  mode; tests/test_chapters.py and tests/test_workbook.py read the same run;
-- `site_build(tmp_path_factory)` / the `built` fixture: one quick strict build of the book,
-  which executes every chapter once as a notebook; tests/test_site.py, tests/test_browser.py
-  and the notes tests read it.
+The expensive runs are the chapters, so each happens once per session, even under
+pytest-xdist (workers share a lock and a result file in the session's base temp):
+- `chapter_run` (a fixture, parametrized indirectly with a chapter's stem): the chapter run once
+  as a plain script, quick mode; tests/test_chapters.py and tests/test_workbook.py read it;
+- `built`: one quick strict build of the book, which executes every chapter once as a notebook;
+  tests/test_site.py, tests/test_browser.py and the notes tests read it;
+- `kernel_set_run` (parametrized with an ATEN_CPU_CAPABILITY value): the gradient checks, every
+  test marked gradcheck, run again in a pytest of their own under that machine's CPU kernels.
+
+As soon as the tests are collected, the runs the selected tests read start in the background,
+one at a time, longest first, and their readers are moved to the end: the workers test
+everything else meanwhile instead of waiting for a build. One at a time because the suite is
+CPU-bound on two cores: two background runs at once made it slower (measured: 223 s wall and
+415 s of CPU with two, 194 s and 358 s with one), each process slowing the others down.
 """
 from __future__ import annotations
 
@@ -16,6 +23,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 import types
 from pathlib import Path
@@ -29,6 +37,10 @@ NAMES = REPO / "data" / "names.txt"
 CHAPTERS = sorted((REPO / "chapters").glob("[0-9][0-9]_*.py"))
 
 torch.set_num_threads(1)
+
+
+def pytest_report_header(config):
+    return f"torch CPU kernels: {torch.backends.cpu.get_cpu_capability()}"
 
 
 @pytest.fixture(scope="session")
@@ -54,8 +66,8 @@ def shown(monkeypatch):
 
 
 def clean_env(extra: dict | None = None) -> dict:
-    """The environment with MAKEMORE_* cleared, then `extra`."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MAKEMORE_")}
+    """The environment with MAKEMORE_* (and pytest-xdist's worker variables) cleared, then `extra`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MAKEMORE_", "PYTEST_"))}
     env.update(extra or {})
     return env
 
@@ -67,31 +79,131 @@ def run_python(code_or_args, env_extra=None, cwd=None, timeout=300):
                           capture_output=True, text=True, timeout=timeout)
 
 
-def once(tmp_path_factory, name: str, compute) -> dict:
-    """compute(folder) -> JSON-able dict, run by the first worker that asks; the others wait and read it."""
+# ---------------------------------------------------------------- the runs shared by the session
+
+KERNEL_SETS = ("default", "avx2")   # the CPU kernels of other machines (this one's is the suite's own run)
+
+
+def _base(tmp_path_factory) -> Path:
     base = tmp_path_factory.getbasetemp()
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        base = base.parent
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base   # shared by the workers
+
+
+def once(tmp_path_factory, name: str, wait: bool = True) -> dict | None:
+    """RUNS[name](folder) -> JSON-able dict, run by the first process that asks; the others wait and read it.
+    With wait=False, None at once if another thread or process is running it."""
+    base = _base(tmp_path_factory)
     result_file = base / f"{name}.json"
     with open(base / f"{name}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return None
         if not result_file.exists():
             folder = base / name
             folder.mkdir(exist_ok=True)
-            result_file.write_text(json.dumps(compute(folder)))
+            result_file.write_text(json.dumps(RUNS[name](folder)))
     return json.loads(result_file.read_text())
 
 
-def chapter_script(tmp_path_factory, stem: str) -> dict:
-    """chapters/<stem>.py run once as a plain script in quick mode: returncode, stdout, stderr, figures."""
+def _chapter_script(stem: str):
+    """chapters/<stem>.py run as a plain script in quick mode: returncode, stdout, stderr, figures."""
     def compute(folder: Path) -> dict:
         start = time.perf_counter()
         r = run_python([str(REPO / "chapters" / f"{stem}.py")],
                        {"MAKEMORE_QUICK": "1", "MAKEMORE_FIGURES": str(folder / "figures")}, cwd=folder, timeout=600)
+        return {"chapter": f"chapters/{stem}.py", "returncode": r.returncode, "stdout": r.stdout,
+                "stderr": r.stderr, "figures": str(folder / "figures"), "seconds": time.perf_counter() - start}
+    return compute
+
+
+def _site_build(folder: Path) -> dict:
+    """The book built in quick mode: site, cache, returncode, log, seconds."""
+    site, cache = folder / "site", folder / "cache"
+    start = time.perf_counter()
+    proc = mkdocs_build(ROOT / "mkdocs.yml", site, cache)
+    return {"site": str(site), "cache": str(cache), "returncode": proc.returncode,
+            "log": proc.stdout + proc.stderr, "seconds": time.perf_counter() - start}
+
+
+def _gradient_checks(capability: str):
+    """Every test marked gradcheck, in a pytest of its own under ATEN_CPU_CAPABILITY=`capability`."""
+    def compute(folder: Path) -> dict:
+        start = time.perf_counter()
+        r = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:xdist", "-p", "no:cacheprovider",
+                            "-m", "gradcheck", "--basetemp", str(folder / "tmp")],
+                           env=clean_env({"ATEN_CPU_CAPABILITY": capability}), cwd=REPO,
+                           capture_output=True, text=True, timeout=900)
         return {"returncode": r.returncode, "stdout": r.stdout, "stderr": r.stderr,
-                "figures": str(folder / "figures"), "seconds": time.perf_counter() - start}
-    cap = os.environ.get("ATEN_CPU_CAPABILITY", "")
-    return once(tmp_path_factory, f"script-{stem}{'-' + cap if cap else ''}", compute)
+                "seconds": time.perf_counter() - start}
+    return compute
+
+
+# name -> compute(folder)
+RUNS = {"site-build": _site_build, **{f"script-{c.stem}": _chapter_script(c.stem) for c in CHAPTERS},
+        **{f"gradcheck-{cap}": _gradient_checks(cap) for cap in KERNEL_SETS}}
+# the background order: longest first, as measured here; any other run after these
+LONGEST_FIRST = ["site-build", "script-04_deep_mlp", "gradcheck-default", "gradcheck-avx2",
+                 "script-03_batchnorm", "script-02_init", "script-05_backprop"]
+
+
+def shared_runs(item) -> list[str]:
+    """The RUNS a collected test reads, from its fixtures."""
+    names = ["site-build"] if "built" in item.fixturenames else []
+    params = item.callspec.params if hasattr(item, "callspec") else {}
+    if "chapter_run" in params:
+        names.append(f"script-{params['chapter_run']}")
+    if "kernel_set_run" in params:
+        names.append(f"gradcheck-{params['kernel_set_run']}")
+    return names
+
+
+@pytest.hookimpl(trylast=True)   # after -k / -m have deselected
+def pytest_collection_modifyitems(config, items):
+    """Start the runs the selected tests read in the background; move their readers to the end.
+
+    One process (the first worker to get here) runs them in a thread, one after the other,
+    skipping any that another process has started. A reader whose run has not started yet runs
+    it itself."""
+    if config.option.collectonly:
+        return
+    wanted = {name for item in items for name in shared_runs(item)}
+    items.sort(key=lambda item: bool(shared_runs(item)))
+    factory = config._tmp_path_factory        # what the tmp_path_factory fixture returns
+    owner = open(_base(factory) / "runs-in-background.lock", "w")
+    try:
+        fcntl.flock(owner, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:                    # another worker runs them
+        owner.close()
+        return
+    order = sorted(wanted, key=lambda n: (LONGEST_FIRST.index(n) if n in LONGEST_FIRST else len(LONGEST_FIRST), n))
+    config.runs_lock, config.runs_stop = owner, threading.Event()   # the lock is held while this process lives
+
+    def run_in_order():
+        for name in order:
+            if not config.runs_stop.is_set():
+                once(factory, name, wait=False)
+    config.runs_thread = threading.Thread(target=run_in_order, daemon=True)
+    config.runs_thread.start()
+
+
+def pytest_sessionfinish(session):
+    """No new run starts; the one under way is written first (a reader in another worker may wait for it)."""
+    if hasattr(session.config, "runs_thread"):
+        session.config.runs_stop.set()
+        session.config.runs_thread.join()
+
+
+@pytest.fixture(scope="session")
+def chapter_run(request, tmp_path_factory) -> dict:
+    """chapters/<request.param>.py run once per session as a plain script in quick mode."""
+    return once(tmp_path_factory, f"script-{request.param}")
+
+
+@pytest.fixture(scope="session")
+def kernel_set_run(request, tmp_path_factory) -> dict:
+    """The gradient checks run once per session under ATEN_CPU_CAPABILITY=request.param."""
+    return once(tmp_path_factory, f"gradcheck-{request.param}")
 
 
 def mkdocs_build(config: Path, site: Path, cache: Path, quick: bool = True,
@@ -105,20 +217,10 @@ def mkdocs_build(config: Path, site: Path, cache: Path, quick: bool = True,
                           env=env, capture_output=True, text=True, cwd=config.parent)
 
 
-def site_build(tmp_path_factory) -> dict:
-    """The book built once per session in quick mode: site, cache, returncode, log, seconds."""
-    def compute(folder: Path) -> dict:
-        site, cache = folder / "site", folder / "cache"
-        start = time.perf_counter()
-        proc = mkdocs_build(ROOT / "mkdocs.yml", site, cache)
-        return {"site": str(site), "cache": str(cache), "returncode": proc.returncode,
-                "log": proc.stdout + proc.stderr, "seconds": time.perf_counter() - start}
-    return once(tmp_path_factory, "site-build", compute)
-
-
 @pytest.fixture(scope="session")
 def built(tmp_path_factory):
-    build = site_build(tmp_path_factory)
+    """The book's quick build, once per session."""
+    build = once(tmp_path_factory, "site-build")
     if build["returncode"] != 0:
         pytest.fail("quick build failed:\n" + build["log"][-3000:])
     return build

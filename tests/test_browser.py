@@ -17,7 +17,7 @@ from urllib.parse import urljoin, urlsplit
 
 import pytest
 
-from conftest import CHAPTERS, executed_notebook, site_build
+from conftest import CHAPTERS, executed_notebook
 
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -70,15 +70,12 @@ def stays_on_localhost(request):
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    build = site_build(tmp_path_factory)
-    if build["returncode"] != 0:
-        pytest.fail("quick build failed:\n" + build["log"][-3000:])
-    handler = functools.partial(QuietHandler, directory=build["site"])
+def server(built):
+    handler = functools.partial(QuietHandler, directory=built["site"])
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
-    yield build, f"http://127.0.0.1:{httpd.server_address[1]}/"
+    yield built, f"http://127.0.0.1:{httpd.server_address[1]}/"
     httpd.shutdown()
     httpd.server_close()
 

@@ -1,20 +1,20 @@
 """Every chapter runs as a plain script in quick mode; a failure names the chapter and shows its last output."""
 import pytest
 
-from conftest import CHAPTERS, REPO, chapter_script, run_python
+from conftest import CHAPTERS, REPO, run_python
 
 
 def test_there_are_five_chapters():
     assert [c.name[:3] for c in CHAPTERS] == ["01_", "02_", "03_", "04_", "05_"]
 
 
-@pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)
-def test_chapter_runs_as_a_script_in_quick_mode(chapter, tmp_path_factory):
-    r = chapter_script(tmp_path_factory, chapter.stem)   # one run per session, shared with tests/test_workbook.py
+@pytest.mark.parametrize("chapter_run", [c.stem for c in CHAPTERS], indirect=True)
+def test_chapter_runs_as_a_script_in_quick_mode(chapter_run):
+    r, chapter = chapter_run, chapter_run["chapter"]     # one run per session, shared with tests/test_workbook.py
     tail = "\n".join((r["stdout"] + "\n" + r["stderr"]).splitlines()[-30:])
-    assert r["returncode"] == 0, f"{chapter.name} failed (exit {r['returncode']}); last output:\n{tail}"
-    assert "mode: quick" in r["stdout"], f"{chapter.name} does not print its mode:\n{tail}"
-    assert "Traceback" not in r["stderr"], f"{chapter.name} printed a traceback:\n{tail}"
+    assert r["returncode"] == 0, f"{chapter} failed (exit {r['returncode']}); last output:\n{tail}"
+    assert "mode: quick" in r["stdout"], f"{chapter} does not print its mode:\n{tail}"
+    assert "Traceback" not in r["stderr"], f"{chapter} printed a traceback:\n{tail}"
 
 
 def test_a_chapter_given_a_missing_data_file_stops_with_one_line(tmp_path):

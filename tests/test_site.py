@@ -1,6 +1,6 @@
 """The built site (docs/hooks/book.py + makemore_lib/book/): one quick-mode build, checked from every side.
 
-The build (conftest.site_build) runs once per test session into a temporary directory with a
+The build (conftest.py's `built`) runs once per test session into a temporary directory with a
 temporary cache, so it executes every chapter for real; tests/test_browser.py opens the same build.
 """
 from __future__ import annotations
@@ -210,21 +210,6 @@ ratio = numerator / 0
 '''
 
 
-def test_a_raising_cell_fails_the_build_naming_chapter_and_cell(tmp_path):
-    (tmp_path / "chapters").mkdir()
-    (tmp_path / "chapters" / "01_data.py").write_text(BROKEN)
-    shutil.copy(ROOT / "mkdocs.yml", tmp_path / "mkdocs.yml")
-    (tmp_path / "docs").symlink_to(ROOT / "docs")
-    proc = mkdocs_build(tmp_path / "mkdocs.yml", tmp_path / "site", tmp_path / "cache")
-    assert proc.returncode != 0
-    error = [line for line in proc.stderr.splitlines() if line.startswith("ERROR")]
-    assert len(error) == 1, proc.stderr
-    assert "chapters/01_data.py" in error[0] and "cell 3, line 9" in error[0], error[0]
-    assert "`numerator = 1`" in error[0] and "ZeroDivisionError: division by zero" in error[0]
-    assert not (tmp_path / "site" / "chapters").exists()
-    assert not list((tmp_path / "cache").rglob("*.ipynb"))
-
-
 SLEEPER = """# %%
 from makemore_lib import report, settings
 S = settings.load()
@@ -249,13 +234,18 @@ def _kernels(book_dir: Path) -> set[int]:
     return found
 
 
-def test_a_failing_chapter_stops_the_other_kernel_quietly(tmp_path):
+def test_a_raising_cell_fails_the_build_naming_chapter_and_cell_and_stops_the_other_kernel(tmp_path):
     config = tiny_book(tmp_path, {"01_data.py": BROKEN, "02_init.py": SLEEPER})
     start = time.perf_counter()
     proc = mkdocs_build(config, tmp_path / "site", tmp_path / "cache")
     assert proc.returncode != 0 and time.perf_counter() - start < 60    # did not wait for the sleeper
-    assert [l for l in proc.stderr.splitlines() if l.startswith("ERROR")][0].startswith("ERROR   -  chapters/01_data.py")
+    error = [line for line in proc.stderr.splitlines() if line.startswith("ERROR")]
+    assert len(error) == 1 and error[0].startswith("ERROR   -  chapters/01_data.py"), proc.stderr
+    assert "cell 3, line 9" in error[0], error[0]
+    assert "`numerator = 1`" in error[0] and "ZeroDivisionError: division by zero" in error[0]
     assert "Traceback" not in proc.stderr and "02_init.py failed" not in proc.stderr, proc.stderr
+    assert not (tmp_path / "site" / "chapters").exists()
+    assert not list((tmp_path / "cache").rglob("*.ipynb"))              # nothing of either chapter cached
     assert not _kernels(tmp_path)
 
 
@@ -294,15 +284,18 @@ def test_a_bad_setting_stops_the_build_with_one_line_before_any_kernel(tmp_path)
 
 
 def test_a_truncated_cache_entry_is_re_executed_without_failing_a_strict_build(tmp_path):
-    stamp_only = BROKEN.split("# %%\nnumerator")[0]
-    config = tiny_book(tmp_path, {"01_data.py": stamp_only})
-    assert mkdocs_build(config, tmp_path / "site", tmp_path / "cache").returncode == 0
-    [entry] = (tmp_path / "cache" / "chapters").glob("01_data.quick.*.ipynb")
-    entry.write_text(entry.read_text()[:100])          # cut short, as by a full disk
+    config = tiny_book(tmp_path, {"01_data.py": BROKEN.split("# %%\nnumerator")[0]})
+    source = tmp_path / "chapters" / "01_data.py"
+    key = execute.cache_key(source, Path(report.__file__).parent, ROOT / "data" / "names.txt", True)
+    entry = execute.cache_path(tmp_path / "cache" / "chapters", source, key, True)   # where the build looks
+    entry.parent.mkdir(parents=True)
+    whole = nbformat.writes(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print(1)")]))
+    entry.write_text(whole[:len(whole) // 2])                          # cut short, as by a full disk
     proc = mkdocs_build(config, tmp_path / "site", tmp_path / "cache")
     assert proc.returncode == 0 and "WARNING" not in proc.stderr, proc.stderr
+    assert f"re-executing: the cache entry {entry.name} was unreadable" in proc.stderr
     assert "executing chapters/01_data.py" in proc.stderr
-    assert nbformat.read(entry, as_version=4).cells
+    assert "How this page was computed" in str(nbformat.read(entry, as_version=4).cells[1].outputs)
 
 
 def test_the_quiet_handler_hides_only_nbclients_leftover_polls():

@@ -7,7 +7,7 @@ import jupytext
 
 import pytest
 
-from conftest import REPO, chapter_script, run_python
+from conftest import REPO, run_python
 from makemore_lib.book import workbook as wb
 
 CHAPTER = REPO / "chapters" / "05_backprop.py"
@@ -200,8 +200,9 @@ def test_the_blank_workbook_runs_to_the_end_and_reports_every_exercise_unfilled(
 
 
 @pytest.mark.gradcheck
-def test_the_chapter_itself_reports_every_gradient_matching(tmp_path_factory):
-    run = chapter_script(tmp_path_factory, CHAPTER.stem)   # the same run tests/test_chapters.py checks
+@pytest.mark.parametrize("chapter_run", [CHAPTER.stem], indirect=True)
+def test_the_chapter_itself_reports_every_gradient_matching(chapter_run):
+    run = chapter_run                                      # the same run tests/test_chapters.py checks
     assert run["returncode"] == 0 and "Traceback" not in run["stderr"], run["stderr"][-2000:]
     out = run["stdout"]
     summaries = SUMMARY.findall(out)
