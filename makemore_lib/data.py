@@ -11,11 +11,13 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from .errors import DataError
 from .settings import DATA_HINT, SPLIT_SEED
+
+if TYPE_CHECKING:
+    import torch
 
 BOUNDARY = "."  # start and end of every word
 MIN_TRAIN_EXAMPLES = 32  # one minibatch of the lecture's batch size
@@ -101,6 +103,8 @@ def build_dataset(words: list[str], block_size: int, stoi: dict[str, int]):
     The context starts as block_size boundary tokens and slides one character at a time,
     so "emma" with block_size 3 gives ... -> e, ..e -> m, .em -> m, emm -> a, mma -> .
     """
+    import torch  # here, not at the top: checking a word list (check_file) needs no torch, and the site build does only that
+
     X, Y = [], []
     for w in words:
         context = [0] * block_size

@@ -4,7 +4,8 @@ Quick mode (`MAKEMORE_QUICK=1` or `--quick`) is for tests and site previews: eve
 training run is cut to a small number of steps, with the learning-rate decay at the
 same fraction of training. Full mode runs the lecture's 200,000 steps.
 
-A chapter calls `load()` once at the top and passes the result on.
+A chapter calls `load()` once at the top and passes the result on. The site build calls
+`read()`, which checks the same settings without loading torch.
 """
 from __future__ import annotations
 
@@ -15,8 +16,6 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-
-import torch
 
 from .errors import DataError, MakemoreError, SettingsError
 
@@ -54,6 +53,8 @@ class Settings:
 
     def stamp(self) -> str:
         """One line saying how this output was produced."""
+        import torch
+
         try:
             shown = self.data_path.relative_to(REPO_ROOT)
         except ValueError:
@@ -78,7 +79,14 @@ def _env_flag(name: str) -> bool:
 
 
 def load(argv: list[str] | None = None) -> Settings:
-    """Read the settings from the environment and, in a script, the command line.
+    """Read the settings (`read`), then give torch one thread (`configure_torch`)."""
+    settings = read(argv)
+    configure_torch()
+    return settings
+
+
+def read(argv: list[str] | None = None) -> Settings:
+    """Read the settings from the environment and, in a script, the command line; no torch.
 
     `--data PATH` beats `MAKEMORE_DATA`, which beats data/names.txt next to the package.
     `--quick` beats `MAKEMORE_QUICK`. In a Jupyter kernel `sys.argv` (the kernel's own) is
@@ -91,14 +99,13 @@ def load(argv: list[str] | None = None) -> Settings:
     args = parse_options([] if in_kernel and argv is None else (sys.argv[1:] if argv is None else argv))
     data = args.data or os.environ.get("MAKEMORE_DATA") or DEFAULT_DATA
     quick = args.quick or _env_flag("MAKEMORE_QUICK")
+    check_cpu_capability()
     path = Path(data).expanduser().resolve()
     if not path.is_file():
         problem = "is a directory, not a file" if path.is_dir() else "file not found"
         raise DataError(f"{path}: {problem}; {DATA_HINT}")
     from .data import check_file  # data imports this module
     check_file(path)
-    check_cpu_capability()
-    configure_torch()
     return Settings(quick=quick, data_path=path)
 
 
@@ -133,6 +140,8 @@ def check_cpu_capability() -> None:
 
 def configure_torch() -> None:
     """One thread: these networks are so small that a second thread only adds overhead."""
+    import torch
+
     torch.set_num_threads(int(os.environ.get("MAKEMORE_THREADS", "1")))
 
 

@@ -5,6 +5,7 @@ temporary cache, so it executes every chapter for real; tests/test_browser.py op
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -21,7 +22,7 @@ HOOKS = Path(__file__).resolve().parent.parent / "docs" / "hooks"
 sys.path.insert(0, str(HOOKS))   # the MkDocs hook is a file MkDocs loads, not a package
 
 import book  # noqa: E402
-from conftest import CHAPTERS, ROOT, chapter_page, executed_notebook, mkdocs_build, tiny_book  # noqa: E402
+from conftest import CHAPTERS, ROOT, chapter_page, executed_notebook, mkdocs_build, run_python, tiny_book  # noqa: E402
 from makemore_lib.book import execute, workbook  # noqa: E402
 from makemore_lib import report, settings  # noqa: E402
 
@@ -355,6 +356,39 @@ def test_cache_key_changes_with_each_input(inputs, change):
     else:
         quick = False
     assert execute.cache_key(source, lib, data, quick) != before
+
+
+def test_the_cpu_kernels_in_the_key_are_torchs_and_remembered_per_cpu(tmp_path, monkeypatch):
+    import torch
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.delenv("ATEN_CPU_CAPABILITY", raising=False)
+    real = torch.backends.cpu.get_cpu_capability()
+    assert execute.cpu_capability() == real
+    memo = execute.capability_file()
+    assert memo.is_relative_to(tmp_path) and list(json.loads(memo.read_text()).values()) == [real]
+    asked = []
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: asked.append(1) or "ASKED")
+    assert execute.cpu_capability() == real and asked == []          # the same CPU: from the file
+    monkeypatch.setenv("ATEN_CPU_CAPABILITY", "default")
+    assert execute.cpu_capability() == "ASKED" and asked == [1]      # another kernel set: torch is asked
+    memo.write_text("{not json")
+    monkeypatch.delenv("ATEN_CPU_CAPABILITY")
+    assert execute.cpu_capability() == "ASKED"                       # an unreadable file: torch is asked
+    monkeypatch.setattr(execute, "_cpu_fingerprint", lambda: None)    # no CPU flags to read (not Linux)
+    assert execute.cpu_capability() == "ASKED" and len(asked) == 3
+
+
+def test_the_build_reads_its_settings_and_keys_the_chapters_without_loading_torch(tmp_path):
+    """torch costs a build 1.5-2 s of its start; the build itself runs none of it."""
+    xdg = {"XDG_CACHE_HOME": str(tmp_path)}
+    assert run_python("from makemore_lib.book import execute; execute.cpu_capability()", xdg).returncode == 0
+    code = (f"import sys; sys.path.insert(0, {str(HOOKS)!r}); import book; "
+            "from makemore_lib import settings; from makemore_lib.book import execute; "
+            "S = settings.read([]); "
+            f"execute.cache_key({str(CHAPTERS[0])!r}, {str(ROOT / 'makemore_lib')!r}, S.data_path, S.quick); "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'matplotlib')))")
+    r = run_python(code, xdg)
+    assert r.returncode == 0 and r.stdout.strip() == "[]", r.stdout + r.stderr
 
 
 def test_interrupted_write_leaves_nothing_a_lookup_uses(tmp_path, monkeypatch):

@@ -1,7 +1,7 @@
 """MkDocs hook that turns chapters/NN_slug.py into the book's pages.
 
 What it does, in build order:
-- on_config: reads the mode and data file exactly as the chapters will (settings.load), and
+- on_config: reads the mode and data file exactly as the chapters will (settings.read, no torch), and
   points mkdocs-jupyter's HTML cache next to ours.
 - on_files (before mkdocs-jupyter's): executes the chapters through makemore_lib.book.execute (cached),
   turns each executed notebook into a page notebook (markdown outputs rendered with the
@@ -60,11 +60,11 @@ class Book:
     """What this build knows: settings, paths, the chapters. Rebuilt on every on_config."""
 
     def __init__(self, config):
-        from makemore_lib import report, settings  # torch import: once per process
+        from makemore_lib import report, settings
 
         self.root = Path(config.config_file_path).resolve().parent
         try:
-            self.settings = settings.load([])
+            self.settings = settings.read([])
         except Exception as exc:  # a bad MAKEMORE_QUICK / MAKEMORE_DATA / ATEN_CPU_CAPABILITY value, a missing or unusable data file
             raise PluginError(str(exc)) from None
         self.run_mime = report.RUN_MIME

@@ -25,6 +25,7 @@ import importlib.metadata
 import json
 import logging
 import os
+import platform
 import sys
 import tempfile
 import time
@@ -65,10 +66,57 @@ def _versions() -> str:
 
 def _machine() -> str:
     """The CPU kernels torch dispatches to here, and the environment that chooses them."""
-    import torch  # the hook has imported it already (makemore_lib.settings)
-
     env = ";".join(f"{name}={os.environ.get(name, '')}" for name in KEYED_ENV)
-    return f"cpu={torch.backends.cpu.get_cpu_capability()};{env}"
+    return f"cpu={cpu_capability()};{env}"
+
+
+def cpu_capability() -> str:
+    """torch.backends.cpu.get_cpu_capability(), remembered per CPU in capability_file().
+
+    Importing torch to ask costs a build 1.5-2 s of its start, so the answer is kept under a
+    fingerprint of everything torch decides by: its version, ATEN_CPU_CAPABILITY and the CPU's
+    feature flags (/proc/cpuinfo). Where there are no flags to read, torch is asked every time.
+    """
+    fingerprint = _cpu_fingerprint()
+    memo_file = capability_file()
+    try:
+        known = json.loads(memo_file.read_text())
+    except (OSError, ValueError):
+        known = {}
+    if fingerprint is not None and isinstance(known, dict) and isinstance(known.get(fingerprint), str):
+        return known[fingerprint]
+    import torch
+
+    capability = torch.backends.cpu.get_cpu_capability()
+    if fingerprint is not None:
+        try:
+            write_atomic(memo_file, json.dumps({**(known if isinstance(known, dict) else {}), fingerprint: capability}))
+        except OSError:  # a read-only home: ask torch again next time
+            pass
+    return capability
+
+
+def capability_file() -> Path:
+    cache_home = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(cache_home) / "makemore-notes" / "cpu-capability.json"
+
+
+def _cpu_fingerprint() -> str | None:
+    """sha256 of torch's version, ATEN_CPU_CAPABILITY and the first CPU's feature flags; None without flags."""
+    try:
+        cpuinfo = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return None
+    flags = next((line for line in cpuinfo.splitlines() if line.split(":")[0].strip() in ("flags", "Features")), None)
+    if flags is None:
+        return None
+    try:
+        version = importlib.metadata.version("torch")
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    env = os.environ.get("ATEN_CPU_CAPABILITY")
+    payload = f"torch={version};ATEN_CPU_CAPABILITY={env!r};machine={platform.machine()};{flags}"
+    return hashlib.sha256(payload.encode()).hexdigest()
 
 
 EXECUTION_MODULES = ("chapters.py", "execute.py")
