@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import hashlib
+import importlib.metadata
 import os
 import sys
 from dataclasses import dataclass
@@ -53,14 +54,12 @@ class Settings:
 
     def stamp(self) -> str:
         """One line saying how this output was produced."""
-        import torch
-
         try:
             shown = self.data_path.relative_to(REPO_ROOT)
         except ValueError:
             shown = self.data_path
         return (f"mode: {self.mode} ({self.max_steps:,} steps per full training run), "
-                f"data: {shown} (sha256 {self.data_hash()}), torch {torch.__version__}, "
+                f"data: {shown} (sha256 {self.data_hash()}), torch {importlib.metadata.version('torch')}, "
                 f"run {datetime.date.today().isoformat()}")
 
 

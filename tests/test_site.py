@@ -196,12 +196,14 @@ def test_a_rebuild_executes_exactly_the_chapters_whose_inputs_changed(built, tmp
 
 # ---------------------------------------------------------------- failing loudly
 
+# The failure tests' chapters stamp their page with settings.read, not load: what they test is the
+# build, and a kernel that loads torch (load's one-thread setting) costs the suite 2 s each.
 BROKEN = '''# %% [markdown]
 # # A chapter that breaks
 
 # %%
 from makemore_lib import report, settings
-S = settings.load()
+S = settings.read()
 report.show_stamp(S)
 
 # %%
@@ -212,7 +214,7 @@ ratio = numerator / 0
 
 SLEEPER = """# %%
 from makemore_lib import report, settings
-S = settings.load()
+S = settings.read()
 report.show_stamp(S)
 
 # %%
