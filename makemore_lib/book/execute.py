@@ -77,28 +77,28 @@ def cpu_capability() -> str:
     fingerprint of everything torch decides by: its version, ATEN_CPU_CAPABILITY and the CPU's
     feature flags (/proc/cpuinfo). Where there are no flags to read, torch is asked every time.
     """
-    fingerprint = _cpu_fingerprint()
-    memo_file = capability_file()
+    fingerprint, path = _cpu_fingerprint(), capability_file()
     try:
-        known = json.loads(memo_file.read_text())
+        known = json.loads(path.read_text())
     except (OSError, ValueError):
         known = {}
-    if fingerprint is not None and isinstance(known, dict) and isinstance(known.get(fingerprint), str):
+    known = {k: v for k, v in known.items() if isinstance(v, str)} if isinstance(known, dict) else {}
+    if fingerprint in known:
         return known[fingerprint]
     import torch
 
     capability = torch.backends.cpu.get_cpu_capability()
     if fingerprint is not None:
         try:
-            write_atomic(memo_file, json.dumps({**(known if isinstance(known, dict) else {}), fingerprint: capability}))
-        except OSError:  # a read-only home: ask torch again next time
+            write_atomic(path, json.dumps({**known, fingerprint: capability}))
+        except OSError:  # a read-only home: torch is asked again next time
             pass
     return capability
 
 
 def capability_file() -> Path:
-    cache_home = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(cache_home) / "makemore-notes" / "cpu-capability.json"
+    """$XDG_CACHE_HOME/makemore-notes/cpu-capability.json, ~/.cache/... without XDG_CACHE_HOME."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "makemore-notes" / "cpu-capability.json"
 
 
 def _cpu_fingerprint() -> str | None:
