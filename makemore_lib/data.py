@@ -103,7 +103,7 @@ def build_dataset(words: list[str], block_size: int, stoi: dict[str, int]):
     The context starts as block_size boundary tokens and slides one character at a time,
     so "emma" with block_size 3 gives ... -> e, ..e -> m, .em -> m, emm -> a, mma -> .
     """
-    import torch  # here, not at the top: the site build checks word lists (check_file) without torch
+    import torch  # imported here: reading and checking a word list (the site build) needs no torch
 
     X, Y = [], []
     for w in words:
