@@ -134,7 +134,7 @@ def _gradient_checks(capability: str):
                             "-m", "gradcheck", "--basetemp", str(folder / "tmp")],
                            env=clean_env({"ATEN_CPU_CAPABILITY": capability}), cwd=REPO,
                            capture_output=True, text=True, timeout=900)
-        return {"returncode": r.returncode, "stdout": r.stdout, "stderr": r.stderr,
+        return {"capability": capability, "returncode": r.returncode, "stdout": r.stdout, "stderr": r.stderr,
                 "seconds": time.perf_counter() - start}
     return compute
 

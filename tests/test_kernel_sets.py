@@ -14,9 +14,8 @@ from conftest import KERNEL_SETS
 
 
 @pytest.mark.parametrize("kernel_set_run", KERNEL_SETS, indirect=True)
-def test_the_gradient_checks_pass_under_the_kernels_of_another_machine(kernel_set_run, request):
-    capability = request.node.callspec.params["kernel_set_run"]
-    out = kernel_set_run["stdout"]
+def test_the_gradient_checks_pass_under_the_kernels_of_another_machine(kernel_set_run):
+    capability, out = kernel_set_run["capability"], kernel_set_run["stdout"]
     tail = "\n".join(out.splitlines()[-40:]) + kernel_set_run["stderr"][-2000:]
     assert f"torch CPU kernels: {capability.upper()}" in out, tail   # the variable took effect
     assert kernel_set_run["returncode"] == 0, tail
