@@ -1,7 +1,7 @@
 """makemore_lib: the small library the chapters of makemore-notes import.
 
 data.py      words, vocabulary, split, context windows
-layers.py    Linear, BatchNorm1d, Tanh, Embedding, Flatten, Sequential (written from scratch)
+layers.py    Linear, BatchNorm1d, LayerNorm, activations, Embedding, Flatten, Sequential (from scratch)
 models.py    the lecture's MLP (chapters 2-3) and the deep MLP builder (chapter 4)
 train.py     minibatch SGD, split_loss, BatchNorm calibration, sampling
 backprop.py  chapter 5: the part-4 network, manual backward passes, training without autograd

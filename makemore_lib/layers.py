@@ -179,6 +179,30 @@ class LeakyReLU(Activation):
         return torch.nn.functional.leaky_relu(x, self.negative_slope)
 
 
+class Sigmoid(Activation):
+    """y = 1 / (1 + exp(-x)); its slope y (1 - y) is at most 1/4, and near 0 at both ends."""
+
+    def f(self, x):
+        return torch.sigmoid(x)
+
+
+class ELU(Activation):
+    """y = x if x > 0 else alpha * (exp(x) - 1): smooth, and its slope alpha * exp(x) never reaches 0."""
+
+    def __init__(self, alpha: float = 1.0):
+        self.alpha = alpha
+
+    def f(self, x):
+        return torch.nn.functional.elu(x, self.alpha)
+
+
+class Identity(Activation):
+    """y = x: no nonlinearity, for a stack of Linear layers that is one linear map."""
+
+    def f(self, x):
+        return x
+
+
 class Embedding:
     """A lookup table C (num_embeddings, embedding_dim) ~ N(0, 1): y = C[x]."""
 
@@ -245,6 +269,22 @@ class Sequential:
 
     def eval(self):
         return self.train(False)
+
+    @torch.no_grad()
+    def folded(self) -> "Sequential":
+        """The eval-mode network without its BatchNorms (exercise E02): every Linear followed by a
+        BatchNorm1d becomes one Linear (`fold`); every other layer is shared with this network."""
+        out, i = [], 0
+        while i < len(self.layers):
+            layer = self.layers[i]
+            following = self.layers[i + 1] if i + 1 < len(self.layers) else None
+            if isinstance(layer, Linear) and isinstance(following, BatchNorm1d):
+                out.append(fold(layer, following))
+                i += 2
+            else:
+                out.append(layer)
+                i += 1
+        return Sequential(out).eval()
 
     @torch.no_grad()
     def calibrate(self, X) -> None:

@@ -56,7 +56,7 @@ def test_batchnorm_matches_torch_in_train_and_eval_mode_including_running_statis
     torch.testing.assert_close(ours(x), ref(x), rtol=0, atol=1e-12)
 
 
-@pytest.mark.gradcheck
+@pytest.mark.kernels
 def test_batchnorm_gradients_match_torch():
     ours, ref = _bn_pair(5)
     x = torch.randn(12, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(5))
@@ -199,3 +199,33 @@ def test_fold_gives_one_linear_equal_to_linear_then_batchnorm_in_eval_mode(bias)
     # eps is part of the fold: leaving it out is visible on the feature with tiny variance
     lin_no_eps = fold(lin, BatchNorm1d(20, eps=0.0))
     assert not torch.allclose(lin_no_eps(x), bn(lin(x)))
+
+
+def test_sigmoid_elu_and_identity_match_torch_and_their_slopes_never_vanish_where_said():
+    from makemore_lib.layers import ELU, Identity, Sigmoid
+    x = torch.randn(50, generator=torch.Generator().manual_seed(11), dtype=torch.float64)
+    assert torch.equal(Sigmoid()(x), torch.sigmoid(x)) and torch.equal(Identity()(x), x)
+    assert torch.equal(ELU()(x), torch.nn.ELU()(x)) and torch.equal(ELU(0.5)(x), torch.nn.ELU(0.5)(x))
+    xa = (-1 - x.abs()).requires_grad_()       # all negative: an ELU still passes alpha * exp(x) > 0
+    ELU()(xa).sum().backward()
+    torch.testing.assert_close(xa.grad, xa.detach().exp(), rtol=0, atol=1e-15)
+    assert (xa.grad > 0).all()
+
+
+def test_a_deep_net_folds_into_the_same_network_without_batchnorm():
+    from makemore_lib import models
+    from makemore_lib.layers import BatchNorm1d
+    g = torch.Generator().manual_seed(12)
+    net = models.deep_mlp(27, n_layers=3, generator=g)
+    for layer in net.layers:
+        if isinstance(layer, BatchNorm1d):   # statistics and gamma/beta away from their start
+            layer.running_mean = torch.randn(layer.gamma.shape, generator=g)
+            layer.running_var = torch.rand(layer.gamma.shape, generator=g) + 0.5
+            layer.gamma = torch.rand(layer.gamma.shape, generator=g) + 0.5
+            layer.beta = torch.randn(layer.gamma.shape, generator=g)
+    X = torch.randint(0, 27, (64, 3), generator=g)
+    plain = net.folded()
+    assert not any(isinstance(l, BatchNorm1d) for l in plain.layers)
+    assert len(plain.layers) == len(net.layers) - 4          # 3 hidden + the output BatchNorm folded
+    with torch.no_grad():
+        torch.testing.assert_close(plain(X), net.eval()(X), rtol=1e-5, atol=1e-5)
