@@ -52,16 +52,22 @@ browser-deps:
 serve: setup
 	MAKEMORE_QUICK=1 NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs serve
 
-# publication: the lecture's full training, into site/
+# publication: the lecture's full training, into site/. The build goes into a fresh folder that
+# replaces site/ only when the strict build succeeded: a failed build leaves the last good site.
 PUBLISH_ENV := MAKEMORE_QUICK=0 NO_MKDOCS_2_WARNING=1
 publish: setup
-	$(PUBLISH_ENV) $(VENV)/bin/mkdocs build --strict
+	rm -rf site.new
+	$(PUBLISH_ENV) $(VENV)/bin/mkdocs build --strict -d site.new || { rm -rf site.new; exit 1; }
+	rm -rf site && mv site.new site
 
 # GitHub Pages: `mkdocs gh-deploy` runs the same build through the same hook, in the same
 # mode and with the same .cache/ (nothing cached is executed again: after `make publish` it
-# only commits site/), to the gh-pages branch of the remote `origin`, and pushes it
+# only builds the pages), to the gh-pages branch of the remote `origin`, and pushes it; as
+# for publish, site/ is replaced only after a successful build
 deploy: setup
-	$(PUBLISH_ENV) $(VENV)/bin/mkdocs gh-deploy --strict --force
+	rm -rf site.new
+	$(PUBLISH_ENV) $(VENV)/bin/mkdocs gh-deploy --strict --force -d site.new || { rm -rf site.new; exit 1; }
+	rm -rf site && mv site.new site
 
 clean:
-	rm -rf build site .cache
+	rm -rf build site site.new .cache

@@ -47,14 +47,19 @@ words = data.load_words(S.data_path)
 counts = collections.Counter(words)
 twice = [w for w, c in counts.items() if c > 1]
 print(f"file: {S.data_path.name}")
-print(f"lines (names): {len(words):,}")
-print(f"distinct names: {len(counts):,}  ({len(twice):,} of them appear more than once)")
 print(f"first names in the file: {words[:8]}")
 print(f"examples of names listed twice: {twice[:6]}")
-repeats = len(words) - len(counts)
-claims.say(f"In this file {repeats:,} of the {len(words):,} lines repeat a name listed before." if repeats else
-           "Every line of this file is a distinct name.", repeats == len(words) - len(set(words)),
-           f"{len(words):,} lines, {len(counts):,} distinct names")
+report.publish("data/lines", len(words), ",")
+report.publish("data/distinct", len(counts), ",")
+report.publish("data/repeats", len(words) - len(counts), ",")
+
+# %% [markdown]
+# The file has {{ value data/lines }} lines and {{ value data/distinct }} distinct names:
+# {{ value data/repeats }} lines repeat a name listed before.
+
+# %% tags=["remove-cell"]
+claims.check("lines repeat a name listed before", len(words) > len(counts),
+             f"{len(words):,} lines, {len(counts):,} distinct names")
 
 # %% [markdown]
 # ## Alphabet and lengths
@@ -66,57 +71,69 @@ claims.say(f"In this file {repeats:,} of the {len(words):,} lines repeat a name 
 # %%
 alphabet = sorted(set("".join(words)))
 lengths = torch.tensor([len(w) for w in words])  # (n_words,)
+shortest, longest = lengths.min().item(), lengths.max().item()
 print(f"alphabet ({len(alphabet)} characters): {''.join(alphabet)}")
-print(f"length: min {lengths.min().item()}, max {lengths.max().item()}, "
-      f"mean {lengths.float().mean().item():.2f}, median {lengths.median().item()}")
-print(f"shortest: {[w for w in words if len(w) == lengths.min()][:6]}")
-print(f"longest:  {[w for w in words if len(w) == lengths.max()][:3]}")
-longest = lengths.max().item()
-if longest == 15:
-    claims.say("The longest names have exactly 15 characters: the SSA's cut shows.", longest == 15, f"max {longest}")
-else:
-    claims.say(f"The longest names have {longest} characters; this list is not cut at 15 as the SSA's files are.",
-               longest != 15, f"max {longest}")
+print(f"length: mean {lengths.float().mean().item():.2f}, median {lengths.median().item()}")
+print(f"shortest: {[w for w in words if len(w) == shortest][:6]}")
+print(f"longest:  {[w for w in words if len(w) == longest][:3]}")
+report.publish("data/alphabet_size", len(alphabet))
+report.publish("data/shortest", shortest)
+report.publish("data/longest", longest)
+
+# %% [markdown]
+# The names are {{ value data/shortest }} to {{ value data/longest }} characters long, and
+# the longest have exactly 15: the SSA's cut shows.
+
+# %% tags=["remove-cell"]
+claims.check("the longest have exactly 15", longest == 15, f"longest name: {longest} characters")
 
 # %%
-length_values = list(range(lengths.min().item(), lengths.max().item() + 1))
+length_values = list(range(shortest, longest + 1))
 plots.plot_bars(length_values, [(lengths == n).sum().item() for n in length_values],
                 title="names per length", xlabel="characters in the name", ylabel="names")
 median = lengths.median().item()
 near_median = ((lengths >= median - 2) & (lengths <= median + 2)).float().mean().item()
-claims.say(f"What to see: one hump around the median length of {median}. {near_median:.0%} of the names have "
-           f"{median - 2} to {median + 2} characters; the tail to the right is few names, each of which "
-           f"yields more examples (a name of $n$ characters gives $n + 1$).",
-           near_median > 0.5, f"{near_median:.1%} within median +/- 2")
+report.publish("data/median_length", median)
+report.publish("data/near_median", near_median, ".0%")
+report.publish("data/median_minus_2", median - 2)
+report.publish("data/median_plus_2", median + 2)
+
+# %% [markdown]
+# What to see: one hump around the median length of {{ value data/median_length }}.
+# {{ value data/near_median }} of the names have {{ value data/median_minus_2 }} to
+# {{ value data/median_plus_2 }} characters; the tail to the right is few names, each of
+# which yields more examples (a name of $n$ characters gives $n + 1$).
+
+# %% tags=["remove-cell"]
+claims.check("one hump around the median length", near_median > 0.5,
+             f"{near_median:.1%} of the names within median +/- 2")
 
 # %% [markdown]
 # ## The vocabulary
 #
 # A name needs a marker for where it starts and where it ends. One token does both jobs:
 # `.` pads the context before the first character, and `.` is the target after the last
-# one, so that sampling knows when to stop. It gets index 0; the letters follow in sorted
-# order. The model never sees characters, only these integers: `stoi` maps a character to
-# its index, `itos` maps back.
+# one, so that sampling knows when to stop. It gets index 0; the characters of the file
+# follow in sorted order. The model never sees characters, only these integers: `stoi` maps
+# a character to its index, `itos` maps back.
 
 # %%
 stoi, itos = data.build_vocab(words)
 vocab_size = len(itos)
-print(f"vocab_size = {vocab_size}")
 print(" ".join(f"{i}:{itos[i]}" for i in range(vocab_size)))
+report.publish("data/vocab_size", vocab_size)
+report.publish("data/ln_vocab", math.log(vocab_size), ".4f")
 
 # %% [markdown]
-# With $V$ = `vocab_size` tokens, a model that knows nothing assigns each one probability
-# $1/V$, so its loss (the mean negative log-likelihood of the correct token) is
+# With $V$ = `vocab_size` tokens, here {{ value data/vocab_size }}, a model that knows
+# nothing assigns each one probability $1/V$, so its loss (the mean negative log-likelihood
+# of the correct token) is
 #
-# $$-\ln\frac{1}{V} = \ln V .$$
+# $$-\ln\frac{1}{V} = \ln V ,$$
 #
-# This is the loss a freshly initialized network should start from, and chapter 2 is
-# about what happens when it does not.
-
-# %%
-print(f"ln({vocab_size}) = {math.log(vocab_size):.4f}")
-
-# %% [markdown]
+# {{ value data/ln_vocab }} for this vocabulary. This is the loss a freshly initialized
+# network should start from, and chapter 2 is about what happens when it does not.
+#
 # ## The split: 80% / 10% / 10%
 #
 # The words are shuffled with Python's `random` seeded at 42 and cut into a training set
@@ -172,22 +189,23 @@ report.show_table(
 print(f"dtype {D.Xtr.dtype}; each row of X is {block_size} token indices, Y holds the next token")
 ours_vs_lecture = [len(X) / ref - 1 for X, ref in zip([D.Xtr, D.Xdev, D.Xte], lecture.SPLIT_SIZES)]
 furthest = max(map(abs, ours_vs_lecture))
-differences = ", ".join(f"{d:+.1%}" for d in ours_vs_lecture)
-if furthest == 0:
-    claims.say("The splits have exactly the lecture's sizes: this is the lecture's own list.", furthest == 0, differences)
-else:
-    claims.say(f"Our splits differ from the lecture's by {differences} in examples (train, dev, test): "
-               f"{'close, not equal' if furthest < 0.05 else 'far apart'}, so later chapters' losses can be set "
-               f"beside the lecture's but are not expected to equal them.", furthest > 0, differences)
+report.publish("data/vs_lecture", ", ".join(f"{d:+.1%}" for d in ours_vs_lecture))
+
+# %% [markdown]
+# Our splits differ from the lecture's by {{ value data/vs_lecture }} in examples (train,
+# dev, test): close, not equal. Later chapters' losses can be set beside the lecture's,
+# but are not expected to equal them.
+
+# %% tags=["remove-cell"]
+claims.check("close, not equal", 0 < furthest < 0.05, f"largest relative difference {furthest:.2%}")
 
 # %% [markdown]
 # ## What the targets look like
 #
 # How often each token is the correct answer in `Ytr` sets a second baseline. A model that
 # ignores the context and always predicts these frequencies reaches the entropy of the
-# distribution, $H = -\sum_i p_i \ln p_i$, which is below $\ln V$ because
-# the letters are far from equally common. Anything better than $H$ has to come from the
-# context. The `.` bar counts exactly one example per training name.
+# distribution, $H = -\sum_i p_i \ln p_i$, which is below $\ln V$ unless every token is
+# equally common. Anything better than $H$ has to come from the context.
 
 # %%
 freq = torch.bincount(D.Ytr, minlength=vocab_size)  # (vocab_size,)
@@ -195,29 +213,55 @@ p = freq.float() / freq.sum()
 entropy = -(p[p > 0] * p[p > 0].log()).sum().item()
 plots.plot_bars([itos[i] for i in range(vocab_size)], freq,
                 title="how often each token is the target in Ytr", xlabel="token", ylabel="examples")
-print(f"'.' is the target {freq[0].item():,} times; training names: {len(train_words):,}")
-print(f"uniform guess: ln({vocab_size}) = {math.log(vocab_size):.4f}; "
-      f"context-free guess (entropy of Ytr): {entropy:.4f}")
+report.publish("data/entropy", entropy, ".4f")
+report.publish("data/boundary_targets", freq[0].item(), ",")
+report.publish("data/train_words", len(train_words), ",")
+
+# %% [markdown]
+# The `.` bar counts exactly one example per training name: {{ value data/boundary_targets }}
+# examples for {{ value data/train_words }} names.
+
+# %% tags=["remove-cell"]
 claims.check("The `.` bar counts exactly one example per training name", freq[0].item() == len(train_words),
              f"'.' {freq[0].item():,} times, {len(train_words):,} training names")
-claims.check("the entropy is below ln V", entropy < math.log(vocab_size),
-             f"H = {entropy:.4f}, ln V = {math.log(vocab_size):.4f}")
+
+# %%
 by_count = freq.argsort(descending=True).tolist()
 common, rarest = by_count[:5], [i for i in by_count if freq[i] > 0][-1]
 spread = freq[common[0]].item() / freq[rarest].item()
-claims.say(f"What to see: the letters are far from equally common. The five most frequent targets "
-           f"({', '.join(repr(itos[i]) for i in common)}) make {freq[common].sum().item() / freq.sum().item():.0%} "
-           f"of all examples, and the most frequent, {itos[common[0]]!r}, is {spread:.0f} times as common as "
-           f"the rarest, {itos[rarest]!r}.", spread > 10, f"counts {freq[common[0]].item():,} vs {freq[rarest].item():,}")
+report.publish("data/common_five", ", ".join(repr(itos[i]) for i in common))
+report.publish("data/common_five_share", freq[common].sum().item() / freq.sum().item(), ".0%")
+report.publish("data/most_common", repr(itos[common[0]]))
+report.publish("data/rarest", repr(itos[rarest]))
+report.publish("data/common_rare_ratio", spread, ".0f")
+
+# %% [markdown]
+# What to see: the tokens are far from equally common. The five most frequent targets
+# ({{ value data/common_five }}) make {{ value data/common_five_share }} of all examples,
+# and the most frequent, {{ value data/most_common }}, is {{ value data/common_rare_ratio }}
+# times as common as the rarest, {{ value data/rarest }}. So the context-free baseline is
+# $H$ = {{ value data/entropy }}, well below $\ln V$ = {{ value data/ln_vocab }}.
+
+# %% tags=["remove-cell"]
+claims.check("the tokens are far from equally common", spread > 10,
+             f"counts {freq[common[0]].item():,} vs {freq[rarest].item():,}")
+claims.check("well below $\\ln V$", math.log(vocab_size) - entropy > 0.2,
+             f"H = {entropy:.4f}, ln V = {math.log(vocab_size):.4f}")
+
+# %%
+report.publish("data/train_examples", len(D.Xtr), ",")
+report.publish("data/dev_examples", len(D.Xdev), ",")
+report.publish("data/test_examples", len(D.Xte), ",")
 
 # %% [markdown]
 # ## What this chapter showed
-
-# %%
-claims.say(f"The word list holds {len(words):,} names ({len(counts):,} distinct) over {len(alphabet)} letters; "
-           f"with the `.` marker that makes {vocab_size} tokens. Split 80/10/10 by name and cut into windows of "
-           f"{block_size}, it gives {len(D.Xtr):,} training, {len(D.Xdev):,} dev and {len(D.Xte):,} test examples. "
-           f"Two baselines frame every loss in the book: {math.log(vocab_size):.4f} (ln {vocab_size}) for a model "
-           f"that knows nothing, the loss an initialized network should start from, and {entropy:.4f} for one "
-           f"that knows only how common each token is; a model has used the context only where it goes below the "
-           f"second.", entropy < math.log(vocab_size), f"H = {entropy:.4f}, ln V = {math.log(vocab_size):.4f}")
+#
+# The word list holds {{ value data/lines }} names ({{ value data/distinct }} distinct) over
+# {{ value data/alphabet_size }} characters; with the `.` marker that makes
+# {{ value data/vocab_size }} tokens. Split 80/10/10 by name and cut into windows of 3, it
+# gives {{ value data/train_examples }} training, {{ value data/dev_examples }} dev and
+# {{ value data/test_examples }} test examples. Two baselines frame every loss in the book:
+# {{ value data/ln_vocab }} ($\ln V$) for a model that knows nothing, the loss an
+# initialized network should start from, and {{ value data/entropy }} for one that knows
+# only how common each token is; a model has used the context only where it goes below the
+# second.

@@ -19,13 +19,19 @@ S, D, claims = chapter.begin()
 decay_step = S.steps(100_000)
 print(f"mode: {S.mode}; every training run: {S.max_steps:,} steps, batch 32, "
       f"lr 0.1, then 0.01 from step {decay_step:,}")
+vocab_size = D.vocab_size
+ln_vocab = math.log(vocab_size)               # the loss of a uniform guess over the vocabulary
+report.publish("init/vocab_size", vocab_size)
+report.publish("init/ln_vocab", ln_vocab, ".4f")
+report.publish("init/uniform_p", 1 / vocab_size, ".3f")
 
 # %% [markdown]
 # ## The model
 #
 # The lecture's MLP embeds each of the 3 context tokens in 10 dimensions (table `C`),
 # concatenates them into 30 numbers, and passes them through one hidden layer of 200
-# `tanh` units and an output layer of 27 logits:
+# `tanh` units and an output layer of one logit per token of the vocabulary, $V$ = `vocab_size`
+# logits ({{ value init/vocab_size }} for the word list of this run):
 #
 # $$\texttt{hpreact} = \texttt{embcat}\,W_1 + b_1, \qquad h = \tanh(\texttt{hpreact}), \qquad
 # \texttt{logits} = h\,W_2 + b_2 .$$
@@ -39,7 +45,7 @@ print(f"mode: {S.mode}; every training run: {S.max_steps:,} steps, batch 32, "
 def new_mlp(init):
     """The lecture's MLP with one of the initializations of models.INITS, and its generator."""
     g = torch.Generator().manual_seed(settings.SEED)
-    return models.MLP(D.vocab_size, block_size=D.block_size, n_embd=10, n_hidden=200, init=init, generator=g), g
+    return models.MLP(vocab_size, block_size=D.block_size, n_embd=10, n_hidden=200, init=init, generator=g), g
 
 
 def first_batch(g, batch_size=32):
@@ -67,40 +73,53 @@ report.show_table(["init", "W1", "b1", "W2", "b2"],
 # %% [markdown]
 # ## The loss at initialization
 #
-# Before training, no character should be preferred over another, so the network should
-# give each of the 27 tokens probability about $1/27$, and the cross-entropy loss should be
-# $-\ln(1/27)$. Here is that number next to the loss the original initialization gives on
-# the first minibatch.
+# Before training, no token should be preferred over another, so the network should give
+# each of the $V$ tokens probability about $1/V$, and the cross-entropy loss should be
+# $-\ln(1/V) = \ln V$, which is {{ value init/ln_vocab }} here. The cell below measures the
+# loss the original initialization gives on the first minibatch.
 
 # %%
 ix = first_batch(g)
-Xb, Yb = D.Xtr[ix], D.Ytr[ix]                 # (32, 3), (32,)
-logits = model(Xb)                            # (32, 27)
+Xb, Yb = D.Xtr[ix], D.Ytr[ix]                 # (32, block_size), (32,)
+logits = model(Xb)                            # (32, vocab_size)
 loss0 = F.cross_entropy(logits, Yb).item()
-probs = F.softmax(logits, dim=1)              # (32, 27)
-print(f"expected at init: -ln(1/27) = {lecture.EXPECTED_INITIAL_LOSS:.4f}")
-print(f"original init, first minibatch: {loss0:.4f}")
+probs = F.softmax(logits, dim=1)              # (32, vocab_size)
 print(f"logits: std {logits.std().item():.2f}, range [{logits.min().item():.1f}, {logits.max().item():.1f}]")
-print(f"largest probability per example, mean over the batch: {probs.max(1).values.mean().item():.3f}")
-print(f"probability given to the correct token, mean over the batch: {probs[torch.arange(32), Yb].mean().item():.2e}")
 report.publish("init/loss0", loss0, fmt=".4f")
+report.publish("init/loss0_vs_ln_vocab", loss0 / ln_vocab, ".1f")
+
+# %% [markdown]
+# On the first minibatch the original initialization gives a loss of {{ value init/loss0 }},
+# against $\ln V$ = {{ value init/ln_vocab }} for a uniform guess. Where does it come from?
 
 # %%
 p_max = probs.max(1).values                   # (32,)
 p_correct = probs[torch.arange(32), Yb]       # (32,)
 right = probs.argmax(1) == Yb                 # (32,) the favourite is the correct token
-below_uniform = (p_correct < 1 / 27).float().mean().item()
+below_uniform = (p_correct < 1 / vocab_size).float().mean().item()
 share_right = (p_correct[right].sum() / p_correct.sum()).item()
-n_right = right.sum().item()
-claims.say(f"The network is not unsure; it is sure and wrong. It gives its favourite token probability "
-           f"{p_max.mean():.2f} on average, where a uniform guess gives $1/27 = {1 / 27:.3f}$, and that favourite "
-           f"is the correct token in {n_right} of the 32 examples. The correct token gets less than $1/27$ in "
-           f"{below_uniform:.0%} of them (median probability {p_correct.median():.0e}); the mean printed above "
-           f"comes almost entirely ({share_right:.0%}) from the "
-           f"{'example' if n_right == 1 else f'{n_right} examples'} where the favourite is right.",
-           p_max.mean() > 0.5 and below_uniform > 0.8 and p_correct.median() < 1e-3 and share_right > 0.9,
-           f"mean max prob {p_max.mean():.3f}, correct < 1/27 in {below_uniform:.0%}, "
-           f"median correct prob {p_correct.median():.1e}, share of the right ones {share_right:.0%}")
+report.publish("init/p_max_mean", p_max.mean().item(), ".2f")
+report.publish("init/n_right", right.sum().item())
+report.publish("init/below_uniform", below_uniform, ".0%")
+report.publish("init/p_correct_median", p_correct.median().item(), ".0e")
+report.publish("init/p_correct_mean", p_correct.mean().item(), ".3f")
+report.publish("init/share_right", share_right, ".0%")
+
+# %% [markdown]
+# The network is not unsure; it is sure and wrong. It gives its favourite token probability
+# {{ value init/p_max_mean }} on average, where a uniform guess gives $1/V$ =
+# {{ value init/uniform_p }}, and that favourite is the correct token in
+# {{ value init/n_right }} of the 32 examples. The correct token gets less than $1/V$ in
+# {{ value init/below_uniform }} of them (median probability {{ value init/p_correct_median }}).
+# Its mean probability, {{ value init/p_correct_mean }}, comes almost entirely
+# ({{ value init/share_right }}) from the examples where the favourite is right.
+
+# %% tags=["remove-cell"]
+claims.check("it is sure and wrong", p_max.mean() > 0.5 and below_uniform > 0.8 and right.sum() <= 3,
+             f"mean max prob {p_max.mean():.3f}, correct < 1/V in {below_uniform:.0%}, favourite right in "
+             f"{right.sum().item()} of 32")
+# this batch: 99.99% under avx512, avx2 and default kernels; another draw can differ (seeds 0-2: 78% ... 99.9%)
+claims.check("comes almost entirely", share_right > 0.9, f"share of the right ones {share_right:.1%}")
 
 # %% [markdown]
 # For logits $z$ and correct token $y$,
@@ -133,36 +152,67 @@ report.show_table(["logits", "values", "softmax", "loss -ln p[2]", "max z - z[2]
 
 # %%
 g_many = torch.Generator().manual_seed(settings.SEED)
-random_losses = {scale: -F.log_softmax(torch.randn(1000, 4, generator=g_many) * scale, 1)[:, target]  # (1000,)
-                 for scale in (0.1, 10)}
-small, large = random_losses[0.1], random_losses[10]
+z_small = torch.randn(1000, 4, generator=g_many) * 0.1    # (1000, 4)
+z_large = torch.randn(1000, 4, generator=g_many) * 10     # (1000, 4)
+small = -F.log_softmax(z_small, 1)[:, target]             # (1000,)
+large = -F.log_softmax(z_large, 1)[:, target]             # (1000,)
 far_above = (large > 2 * math.log(4)).float().mean().item()
-claims.say(f"Small random logits stay close to $\\ln 4 = {math.log(4):.3f}$: over 1,000 draws of `randn * 0.1` "
-           f"the loss stays between {small.min():.2f} and {small.max():.2f}. Large random logits can land anywhere, "
-           f"from {large.min().item() + 0.0:.2f} (when the correct token happens to get the largest logit) to "
-           f"{large.max():.0f}, mostly far above: over 1,000 draws of `randn * 10` the median is "
-           f"{large.median():.1f}, and {far_above:.0%} of the losses exceed $2 \\ln 4$.",
-           (small - math.log(4)).abs().max() < 0.5 and far_above > 0.5,
-           f"small: {small.min():.3f}-{small.max():.3f}; large: median {large.median():.2f}, "
-           f"{far_above:.1%} above 2 ln 4")
+report.publish("init/ln4", math.log(4), ".3f")
+report.publish("init/small_min", small.min().item(), ".2f")
+report.publish("init/small_max", small.max().item(), ".2f")
+report.publish("init/large_min", large.min().item() + 0.0, ".2f")
+report.publish("init/large_max", large.max().item(), ".0f")
+report.publish("init/large_median", large.median().item(), ".1f")
+report.publish("init/far_above", far_above, ".0%")
+
+# %% [markdown]
+# Small random logits stay close to $\ln 4$ = {{ value init/ln4 }}: over 1,000 draws of
+# `randn * 0.1` the loss stays between {{ value init/small_min }} and {{ value init/small_max }}.
+# Large random logits can land anywhere, from {{ value init/large_min }} (when the correct
+# token happens to get the largest logit) to {{ value init/large_max }}, mostly far above:
+# over 1,000 draws of `randn * 10` the median is {{ value init/large_median }}, and
+# {{ value init/far_above }} of the losses exceed $2 \ln 4$.
+
+# %% tags=["remove-cell"]
+claims.check("Small random logits stay close to $\\ln 4$", (small - math.log(4)).abs().max() < 0.5,
+             f"small: {small.min():.3f} to {small.max():.3f}")
+claims.check("when the correct token happens to get the largest logit", z_large[large.argmin()].argmax() == target,
+             f"lowest loss {large.min():.4f}, logits there {z_large[large.argmin()].tolist()}")
+claims.check("mostly far above", far_above > 0.5, f"median {large.median():.2f}, {far_above:.1%} above 2 ln 4")
 
 # %% [markdown]
 # Why are our logits large? $\texttt{logits}_j = \sum_k h_k W_{2,kj} + b_{2,j}$ with
 # $W_2, b_2 \sim \mathcal{N}(0, 1)$, so for a given $h$ each logit is a sum of 201
 # independent terms with variance $\sum_k h_k^2 + 1$, at most 201 since $|h_k| < 1$. Most
-# hidden units are near $\pm 1$ (next section), so the variance should come close to that
+# hidden values are near $\pm 1$ (next section), so the variance should come close to that
 # bound. The cell below computes the prediction from the actual $h$ and measures the logits:
+
+# %% tags=["remove-cell"]
+claims.check("Most hidden values are near $\\pm 1$", (model.h.abs() > 0.9).float().mean() > 0.5,
+             f"|h| > 0.9 for {(model.h.abs() > 0.9).float().mean():.1%} of the first batch's hidden values")
 
 # %%
 predicted_std = ((model.h**2).sum(1) + 1).mean().sqrt().item()
-print(f"predicted logit std sqrt(mean(sum_k h_k^2) + 1) = {predicted_std:.2f}; measured {logits.std().item():.2f}")
 logit_var = predicted_std**2
 logit_off = abs(logits.std().item() / predicted_std - 1)
-claims.say(f"On this batch $\\sum_k h_k^2 + 1$ averages {logit_var:.0f}, {logit_var / 201:.0%} of its bound of 201, "
-           f"so the predicted logit std is {predicted_std:.2f}; the measured std of the logits, "
-           f"{logits.std().item():.2f}, is within {logit_off:.0%} of it.",
-           logit_var / 201 > 0.75 and logit_off < 0.1,
-           f"variance {logit_var:.1f} of 201; std predicted {predicted_std:.3f}, measured {logits.std().item():.3f}")
+report.publish("init/logit_var", logit_var, ".0f")
+report.publish("init/logit_var_share", logit_var / 201, ".0%")
+report.publish("init/logit_std_predicted", predicted_std, ".2f")
+report.publish("init/logit_std", logits.std().item(), ".2f")
+report.publish("init/logit_std_short", logits.std().item(), ".1f")
+report.publish("init/logit_std_off", logit_off, ".0%")
+
+# %% [markdown]
+# On this batch $\sum_k h_k^2 + 1$ averages {{ value init/logit_var }}, close to its bound of
+# 201 ({{ value init/logit_var_share }} of it), so the predicted logit std is
+# {{ value init/logit_std_predicted }}; the measured std of the logits,
+# {{ value init/logit_std }}, is close to the prediction ({{ value init/logit_std_off }} off).
+
+# %% tags=["remove-cell"]
+claims.check("close to its bound of 201", logit_var / 201 > 0.75, f"variance {logit_var:.1f} of 201")
+# this batch: 4.4% off under all three kernel sets (seeds 0-2: 3.1% ... 12.2%)
+claims.check("is close to the prediction", logit_off < 0.1,
+             f"std predicted {predicted_std:.3f}, measured {logits.std().item():.3f}")
 
 # %% [markdown]
 # ### Why cross-entropy subtracts the max logit
@@ -216,49 +266,76 @@ def rel_diff(a, b):
 
 
 z_overflow64 = math.log(torch.finfo(torch.float64).max)
-naive_bad = all(not math.isfinite(r[2]) for r in overflow_rows)
 torch_diff = max(rel_diff(r[3], r[4]) for r in overflow_rows)
 double_diff = max(rel_diff(r[5], r[3]) for r in overflow_rows)
 toy, ours = overflow_rows
-claims.say(f"As written, the loss is {toy[2]} for the three logits and {ours[2]} for our logits times 3 (largest "
-           f"{ours[1]:.0f}, beyond {z_overflow:.1f}): an `inf` in the sum makes every other probability 0, whose "
-           f"loss $-\\ln 0$ is `inf`, and the overflowing one `inf / inf`, which is `nan`. With the max subtracted "
-           f"the losses are {toy[3]:.4f} and {ours[3]:.4f}, the same as `F.cross_entropy` gives to float32 rounding "
-           f"(relative difference at most {torch_diff:.0e}), and the formula as written agrees ({double_diff:.0e}) "
-           f"in float64, where $e^z$ overflows only above {z_overflow64:.1f}. Our logits at initialization reach "
-           f"{logits.max().item():.0f}: logits {z_overflow / logits.max().item():.1f} times larger would already "
-           f"overflow with the formula as written.",
-           naive_bad and torch_diff < 1e-5 and double_diff < 1e-5 and logits.max().item() < z_overflow,
-           f"naive {toy[2]}, {ours[2]}; stable vs F.cross_entropy {torch_diff:.1e}; float64 naive {double_diff:.1e}")
+report.publish("init/naive_toy", toy[2])
+report.publish("init/naive_ours", ours[2])
+report.publish("init/ours_largest", ours[1], ".0f")
+report.publish("init/z_overflow", z_overflow, ".1f")
+report.publish("init/stable_toy", toy[3], ".4f")
+report.publish("init/stable_ours", ours[3], ".4f")
+report.publish("init/stable_ours_short", ours[3], ".2f")
+report.publish("init/torch_diff", torch_diff, ".1g")
+report.publish("init/double_diff", double_diff, ".1g")
+report.publish("init/z_overflow64", z_overflow64, ".1f")
+report.publish("init/logit_max", logits.max().item(), ".0f")
+report.publish("init/overflow_factor", z_overflow / logits.max().item(), ".1f")
+
+# %% [markdown]
+# As written, the loss is {{ value init/naive_toy }} for the three logits and
+# {{ value init/naive_ours }} for our logits times 3 (largest {{ value init/ours_largest }},
+# beyond {{ value init/z_overflow }}): an `inf` in the sum makes every other probability 0,
+# whose loss $-\ln 0$ is `inf`, and the overflowing one `inf / inf`, which is `nan`. With the
+# max subtracted the losses are {{ value init/stable_toy }} and {{ value init/stable_ours }},
+# the same as `F.cross_entropy` gives to float32 rounding (relative difference at most
+# {{ value init/torch_diff }}), and the formula as written agrees ({{ value init/double_diff }})
+# in float64, where $e^z$ overflows only above {{ value init/z_overflow64 }}. Our logits at
+# initialization reach {{ value init/logit_max }}: logits {{ value init/overflow_factor }} times
+# larger would already overflow with the formula as written.
+
+# %% tags=["remove-cell"]
+claims.check("As written, the loss is", all(not math.isfinite(r[2]) for r in overflow_rows) and ours[1] > z_overflow,
+             f"naive {toy[2]}, {ours[2]}; largest logit {ours[1]:.1f}")
+claims.check("the same as `F.cross_entropy` gives to float32 rounding", torch_diff < 1e-5,
+             f"stable vs F.cross_entropy {torch_diff:.1e}")
+claims.check("the formula as written agrees", double_diff < 1e-5, f"float64 naive vs stable {double_diff:.1e}")
+claims.check("would already overflow", logits.max().item() < z_overflow,
+             f"largest logit {logits.max().item():.2f}, overflow above {z_overflow:.2f}")
 
 # %% [markdown]
 # ### The fix: a small output layer
 #
 # The fix is to make the output layer start small: $W_2 \times 0.01$ and $b_2 = 0$. The
 # logits should then be close to 0, the softmax close to uniform, and the loss close to
-# $\ln 27$. $W_2$ is not set exactly to zero: with $W_2 = 0$ the gradient reaching the
+# $\ln V$. $W_2$ is not set exactly to zero: with $W_2 = 0$ the gradient reaching the
 # hidden layer, $\partial\ell/\partial h = (\partial\ell/\partial\,\texttt{logits})\,W_2^\top$,
 # would be zero at the first step.
 
 # %%
 model_sf, g_sf = new_mlp("softmax_fixed")
-logits_sf = model_sf(D.Xtr[first_batch(g_sf)])   # (32, 27)
-print(f"softmax fixed, first minibatch: {F.cross_entropy(logits_sf, Yb).item():.4f} "
-      f"(expected {lecture.EXPECTED_INITIAL_LOSS:.4f}); logits std {logits_sf.std().item():.3f}")
-report.publish("init/loss0_softmax_fixed", F.cross_entropy(logits_sf, Yb).item(), fmt=".4f")
+logits_sf = model_sf(D.Xtr[first_batch(g_sf)])   # (32, vocab_size)
 loss0_sf = F.cross_entropy(logits_sf, Yb).item()
-p_max_sf = F.softmax(logits_sf, dim=1).max(1).values.max().item()
-claims.say(f"Measured: the logits are at most {logits_sf.abs().max().item():.2f} away from 0 (std "
-           f"{logits_sf.std().item():.3f}), no token gets more than {p_max_sf:.3f} where the uniform guess gives "
-           f"{1 / 27:.3f}, and the loss is {loss0_sf:.4f}, {loss0_sf - lecture.EXPECTED_INITIAL_LOSS:+.4f} from "
-           f"$\\ln 27$.",
-           logits_sf.abs().max().item() < 1 and abs(loss0_sf - lecture.EXPECTED_INITIAL_LOSS) < 0.1,
-           f"max |logit| {logits_sf.abs().max().item():.3f}, loss {loss0_sf:.4f}")
+p_max_sf = F.softmax(logits_sf, dim=1).max().item()
+report.publish("init/loss0_softmax_fixed", loss0_sf, fmt=".4f")
+report.publish("init/sf_max_abs", logits_sf.abs().max().item(), ".2f")
+report.publish("init/sf_logit_std", logits_sf.std().item(), ".3f")
+report.publish("init/sf_p_max", p_max_sf, ".3f")
+report.publish("init/sf_vs_ln_vocab", loss0_sf - ln_vocab, "+.4f")
 
 # %% [markdown]
-# Now train both. `train.train` records $\log_{10}$ of every minibatch loss in `lossi`; its
-# first entry is the loss on the same first minibatch as above, which checks that the
-# training loop really starts from this initialization.
+# Measured: the logits stay near 0, at most {{ value init/sf_max_abs }} away (std
+# {{ value init/sf_logit_std }}), no token gets more than {{ value init/sf_p_max }} where the
+# uniform guess gives {{ value init/uniform_p }}, and the loss is
+# {{ value init/loss0_softmax_fixed }}, only {{ value init/sf_vs_ln_vocab }} from $\ln V$.
+
+# %% tags=["remove-cell"]
+claims.check("the logits stay near 0", logits_sf.abs().max().item() < 1, f"max |logit| {logits_sf.abs().max():.3f}")
+claims.check("only {{ value init/sf_vs_ln_vocab }} from $\\ln V$", abs(loss0_sf - ln_vocab) < 0.1,
+             f"loss {loss0_sf:.4f}, ln V {ln_vocab:.4f}")
+
+# %% [markdown]
+# Now train both. `train.train` records $\log_{10}$ of every minibatch loss in `lossi`.
 
 # %%
 runs = {}
@@ -278,44 +355,87 @@ def fit(init):
 fit("original")
 fit("softmax_fixed");
 
+# %% [markdown]
+# The first entry of each log is the loss on the first minibatch measured above, so the
+# training loop starts from exactly these initializations.
+
+# %% tags=["remove-cell"]
+claims.check("starts from exactly these initializations",
+             abs(10 ** runs["original"][1].lossi[0] / loss0 - 1) < 1e-5
+             and abs(10 ** runs["softmax_fixed"][1].lossi[0] / loss0_sf - 1) < 1e-5,
+             f"step 0: {10 ** runs['original'][1].lossi[0]:.5f} vs {loss0:.5f}, "
+             f"{10 ** runs['softmax_fixed'][1].lossi[0]:.5f} vs {loss0_sf:.5f}")
+
 # %%
 n_show = min(S.max_steps, 2_000)
 plots.plot_loss({init: runs[init][1].lossi[:n_show] for init in ["original", "softmax_fixed"]},
                 title=f"the hockey stick: first {n_show:,} steps")
-start_orig, start_sf = runs["original"][1].lossi[0], runs["softmax_fixed"][1].lossi[0]
-tail_orig, tail_sf = [sum(runs[i][1].lossi[n_show - 100:n_show]) / 100 for i in ("original", "softmax_fixed")]
-claims.say(f"What to see: the original run starts at a log10 loss of {start_orig:.2f} (a loss of "
-           f"{10 ** start_orig:.1f}) and falls steeply at first, the blade of the hockey stick; the fixed run starts "
-           f"at {start_sf:.2f} (a loss of {10 ** start_sf:.2f}) and has no blade. Over steps "
-           f"{n_show - 100:,} to {n_show:,} the original run is "
-           f"{'still above' if tail_orig > tail_sf else 'level with or below'} the fixed one "
-           f"({tail_orig:.3f} against {tail_sf:.3f}).",
-           start_orig > start_sf + 0.5, f"log10 loss at step 0: {start_orig:.3f} vs {start_sf:.3f}")
+lossi_orig, lossi_sf = runs["original"][1].lossi, runs["softmax_fixed"][1].lossi
+start_orig, start_sf = lossi_orig[0], lossi_sf[0]
+blade_end = n_show // 10                      # the first tenth of the plot
+drop_orig = start_orig - sum(lossi_orig[blade_end - 10:blade_end + 10]) / 20
+drop_sf = start_sf - sum(lossi_sf[blade_end - 10:blade_end + 10]) / 20
+tail_orig, tail_sf = [sum(lossi[n_show - 100:n_show]) / 100 for lossi in (lossi_orig, lossi_sf)]
+report.publish("init/start_orig", start_orig, ".2f")
+report.publish("init/start_orig_loss", 10 ** start_orig, ".1f")
+report.publish("init/start_sf", start_sf, ".2f")
+report.publish("init/start_sf_loss", 10 ** start_sf, ".2f")
+report.publish("init/blade_end", blade_end, ",")
+report.publish("init/drop_orig", drop_orig, ".2f")
+report.publish("init/drop_sf", drop_sf, ".2f")
+report.publish("init/show_from", n_show - 100, ",")
+report.publish("init/show_to", n_show, ",")
+report.publish("init/tail_orig", tail_orig, ".3f")
+report.publish("init/tail_sf", tail_sf, ".3f")
+report.publish("init/tail_relation", "still above" if tail_orig > tail_sf else "no longer above")
+
+# %% [markdown]
+# What to see: the original run starts at a log10 loss of {{ value init/start_orig }} (a loss
+# of {{ value init/start_orig_loss }}) and falls steeply at first, the blade of the hockey
+# stick: by step {{ value init/blade_end }} its log10 loss has dropped by
+# {{ value init/drop_orig }}. The fixed run starts at {{ value init/start_sf }} (a loss of
+# {{ value init/start_sf_loss }}) and has no blade: it drops by {{ value init/drop_sf }} in
+# the same steps. Over steps {{ value init/show_from }} to {{ value init/show_to }} the
+# original run is {{ value init/tail_relation }} the fixed one ({{ value init/tail_orig }}
+# against {{ value init/tail_sf }}).
+
+# %% tags=["remove-cell"]
+# measured over avx512/avx2/default x seeds (SEED, 0-2 quick; SEED, 0 full): drop by step 200 0.54 ... 0.59,
+# drop_sf / drop_orig 0.185 ... 0.216; bounds 0.3 and 1/3
+claims.check("falls steeply at first", start_orig > start_sf + 0.5 and drop_orig > 0.3,
+             f"log10 loss at step 0: {start_orig:.3f} vs {start_sf:.3f}; drop by step {blade_end}: {drop_orig:.3f}")
+claims.check("has no blade", drop_sf < drop_orig / 3, f"drop by step {blade_end}: {drop_sf:.3f} vs {drop_orig:.3f}")
 
 # %% [markdown]
 # The original run spends its first steps mostly on one thing: undoing its confidently
 # wrong predictions, by closing the gap between the largest logit and the correct one and
-# shrinking the logits with it (measured below). That is the steep part of the hockey stick. The fixed run starts at the end of this phase, near $\ln 27$, and every
-# step it trains is spent on the actual task. How many steps the original run needs
-# just to come down to the loss the fixed run starts from ($\ln 27$, averaged over 10 steps):
+# shrinking the logits with it (measured below). That is the steep part of the hockey
+# stick. The fixed run starts where this phase ends, near $\ln V$. How many steps does the
+# original run need just to come down to the loss the fixed run starts from ($\ln V$,
+# averaged over 10 steps)?
 
 # %%
 window = 10
-smooth = torch.tensor(runs["original"][1].lossi).unfold(0, window, 1).mean(1)  # (steps - window + 1,)
-below = (smooth < math.log10(lecture.EXPECTED_INITIAL_LOSS)).nonzero()
-if len(below):
-    print(f"{window}-step mean of the original run first below ln(27) at step {below[0].item() + window - 1:,}")
-else:
-    print(f"the original run's {window}-step mean never gets below ln(27) in {S.max_steps:,} steps")
-smooth_sf = torch.tensor(runs["softmax_fixed"][1].lossi).unfold(0, window, 1).mean(1)  # (steps - window + 1,)
+smooth = torch.tensor(lossi_orig).unfold(0, window, 1).mean(1)     # (steps - window + 1,)
+smooth_sf = torch.tensor(lossi_sf).unfold(0, window, 1).mean(1)    # (steps - window + 1,)
+below = (smooth < math.log10(ln_vocab)).nonzero()
 cross_step = below[0].item() + window - 1 if len(below) else None
 sf_at_cross = 10 ** smooth_sf[below[0].item()].item() if len(below) else float("nan")
-claims.say(f"The original run's {window}-step mean comes down to $\\ln 27$, where the fixed run started, only at "
-           f"step {cross_step:,} ({cross_step / S.max_steps:.1%} of the run); by then the fixed run's {window}-step "
-           f"mean loss is {sf_at_cross:.2f}." if cross_step is not None else
-           f"The original run's {window}-step mean never comes down to $\\ln 27$ in {S.max_steps:,} steps.",
-           cross_step is not None and sf_at_cross < lecture.EXPECTED_INITIAL_LOSS,
-           f"crossing step {cross_step}, fixed run's loss there {sf_at_cross:.3f}")
+report.publish("init/cross_at", f"at step {cross_step:,} ({cross_step / S.max_steps:.1%} of the run)"
+               if cross_step is not None else f"at none of its {S.max_steps:,} steps")
+report.publish("init/window", window)
+report.publish("init/sf_at_cross", sf_at_cross, ".2f")
+
+# %% [markdown]
+# The original run's {{ value init/window }}-step mean loss first comes down to $\ln V$, where
+# the fixed run started, {{ value init/cross_at }}; by then the fixed run's mean loss over
+# the same steps is {{ value init/sf_at_cross }}, already well below $\ln V$.
+
+# %% tags=["remove-cell"]
+# measured over avx512/avx2/default x seeds (SEED, 0-2 quick; SEED, 0 full): 2.23 ... 2.35 at crossing steps
+# 788 ... 1,388; bound ln V - 0.5 (2.80 for 27 tokens)
+claims.check("already well below $\\ln V$", sf_at_cross < ln_vocab - 0.5,
+             f"crossing step {cross_step}, fixed run's loss there {sf_at_cross:.3f}, ln V {ln_vocab:.3f}")
 
 # %% [markdown]
 # What those steps did shows in the logits. The cell below trains a fresh copy of the
@@ -328,7 +448,7 @@ model_blade, g_blade = new_mlp("original")
 train.train(model_blade, D.Xtr, D.Ytr, blade_steps, g_blade, lr=train.lr_schedule(0.1, 0.01, decay_step),
             ud_every=None, desc="MLP, original init, the blade")
 with torch.no_grad():
-    logits_blade = model_blade(Xb)                                  # (32, 27)
+    logits_blade = model_blade(Xb)                                  # (32, vocab_size)
 
 
 def mean_gap(logits, y):
@@ -338,13 +458,29 @@ def mean_gap(logits, y):
 
 std_before, std_after = logits.std().item(), logits_blade.std().item()
 gap_before, gap_after = mean_gap(logits.detach(), Yb), mean_gap(logits_blade, Yb)
-claims.say(f"After {blade_steps:,} steps the gap $\max_j z_j - z_y$ on the first minibatch averages "
-           f"{gap_after:.2f}, down from {gap_before:.1f} at initialization, and the loss there is "
-           f"{F.cross_entropy(logits_blade, Yb).item():.2f}, down from {loss0:.1f}. The logits' std has fallen "
-           f"less, from {std_before:.2f} to {std_after:.2f}: a network may keep spread-out logits as long as "
-           f"the correct token's is near the top.",
-           gap_after < gap_before / 3 and std_after < 0.75 * std_before,
-           f"gap {gap_before:.2f} -> {gap_after:.2f}, logits std {std_before:.3f} -> {std_after:.3f}")
+report.publish("init/blade_steps", blade_steps, ",")
+report.publish("init/gap_before", gap_before, ".1f")
+report.publish("init/gap_after", gap_after, ".2f")
+report.publish("init/loss_blade", F.cross_entropy(logits_blade, Yb).item(), ".2f")
+report.publish("init/loss0_short", loss0, ".1f")
+report.publish("init/std_before", std_before, ".2f")
+report.publish("init/std_after", std_after, ".2f")
+
+# %% [markdown]
+# After {{ value init/blade_steps }} steps the gap $\max_j z_j - z_y$ on the first minibatch
+# averages {{ value init/gap_after }}, down from {{ value init/gap_before }} at
+# initialization, and the loss there is {{ value init/loss_blade }}, down from
+# {{ value init/loss0_short }}. The logits' std has fallen less, from
+# {{ value init/std_before }} to {{ value init/std_after }}: a network may keep spread-out
+# logits as long as the correct token's is near the top.
+
+# %% tags=["remove-cell"]
+# measured over avx512/avx2/default x seeds (SEED, 0-2 quick; SEED, 0 full): gap ratio 0.071 ... 0.108,
+# std ratio 0.416 ... 0.509; bounds 1/3, and the gap ratio below the std ratio below 1
+claims.check("down from {{ value init/gap_before }}", gap_after < gap_before / 3,
+             f"gap {gap_before:.2f} -> {gap_after:.2f}")
+claims.check("The logits' std has fallen less", gap_after / gap_before < std_after / std_before < 1,
+             f"gap {gap_before:.2f} -> {gap_after:.2f}, logits std {std_before:.3f} -> {std_after:.3f}")
 
 # %% [markdown]
 # ## tanh saturation
@@ -362,22 +498,17 @@ def at_init(init):
 
 
 def show_saturation(model, label):
-    """Histograms, saturation counts and the white-columns picture of model.h on the batch it last saw;
-    returns the numbers the prose reads (fractions of the batch's entries unless named dev)."""
+    """Histograms and the white-columns picture of model.h on the batch it last saw; returns the
+    numbers the prose reads (fractions of the batch's entries unless named dev)."""
     h, hpreact = model.h.detach(), model.hpreact.detach()    # (32, 200), (32, 200)
     plots.plot_hist(hpreact, title=f"hpreact at init, {label}", xlabel="hpreact (pre-activation value)")
     plots.plot_hist(h, title=f"h = tanh(hpreact) at init, {label}", xlabel="h = tanh(hpreact)")
     saturated = h.abs() > 0.99                                # (32, 200)
-    print(f"{label}: hpreact std {hpreact.std().item():.2f}; |h| > 0.99 for {saturated.float().mean().item():.1%} "
-          f"of the batch's activations; mean 1 - h^2 = {(1 - h**2).mean().item():.3f}")
     with torch.no_grad():
         model(D.Xdev)                                         # model.h is now (N_dev, 200)
         per_neuron = (model.h.abs() > 0.99).float().mean(0)  # (200,)
         dev_std = model.hpreact.std().item()
         model.h, model.hpreact = h, hpreact                   # keep the batch's values for later cells
-    print(f"neurons saturated on all 32 examples of the batch: {saturated.all(0).sum().item()}; "
-          f"on all {len(D.Xdev):,} dev examples: {(per_neuron == 1).sum().item()}; "
-          f"the most saturated neuron is saturated on {per_neuron.max().item():.1%} of them")
     plots.plot_saturation(h, title=f"|h| > 0.99 (white) at init, {label}")
     return dict(std=hpreact.std().item(), dev_std=dev_std, max_abs=hpreact.abs().max().item(),
                 linear=(hpreact.abs() <= 1).float().mean().item(), beyond2=(hpreact.abs() > 2).float().mean().item(),
@@ -388,13 +519,24 @@ def show_saturation(model, label):
 
 m_orig = at_init("original")
 st_orig = show_saturation(m_orig, "original")
-claims.say(f"What to see: `hpreact` spreads out to $\\pm{st_orig['max_abs']:.0f}$, far beyond the range "
-           f"$|x| \\lesssim 1$ where tanh is roughly linear: {1 - st_orig['linear']:.0%} of its entries lie outside "
-           f"it, {st_orig['beyond2']:.0%} beyond $\\pm 2$, where $1 - \\tanh^2 < {1 - math.tanh(2) ** 2:.2f}$. So `h` "
-           f"piles up at $-1$ and $+1$: {st_orig['sat']:.0%} of the batch's values have $|h| > 0.99$, the white "
-           f"in the last picture.",
-           st_orig["linear"] < 0.5 and st_orig["sat"] > 0.5,
-           f"|hpreact| <= 1 for {st_orig['linear']:.1%}, |h| > 0.99 for {st_orig['sat']:.1%}")
+report.publish("init/orig_max_abs", st_orig["max_abs"], ".0f")
+report.publish("init/orig_outside_linear", 1 - st_orig["linear"], ".0%")
+report.publish("init/orig_beyond2", st_orig["beyond2"], ".0%")
+report.publish("init/slope_at_2", 1 - math.tanh(2) ** 2, ".3f")
+report.publish("init/orig_sat", st_orig["sat"], ".0%")
+
+# %% [markdown]
+# What to see: `hpreact` spreads out to $\pm${{ value init/orig_max_abs }}, far beyond the
+# range $|x| \lesssim 1$ where tanh is roughly linear: {{ value init/orig_outside_linear }}
+# of its entries lie outside it, {{ value init/orig_beyond2 }} beyond $\pm 2$, where
+# $1 - \tanh^2$ is below {{ value init/slope_at_2 }}. So `h` piles up at $-1$ and $+1$:
+# {{ value init/orig_sat }} of the batch's values have $|h| > 0.99$, the white in the last
+# picture.
+
+# %% tags=["remove-cell"]
+claims.check("far beyond the range", st_orig["max_abs"] > 5 and st_orig["linear"] < 0.5,
+             f"max |hpreact| {st_orig['max_abs']:.1f}, |hpreact| <= 1 for {st_orig['linear']:.1%}")
+claims.check("So `h` piles up at $-1$ and $+1$", st_orig["sat"] > 0.5, f"|h| > 0.99 for {st_orig['sat']:.1%}")
 
 # %% [markdown]
 # That matters for learning because of tanh's derivative:
@@ -406,15 +548,26 @@ claims.say(f"What to see: `hpreact` spreads out to $\\pm{st_orig['max_abs']:.0f}
 # nor the embeddings through it learn from that example. In the picture each row is an
 # example and each column a neuron. A column white from top to bottom would be a neuron
 # saturated for every example: its incoming weights and bias get (almost) no gradient from
-# any example, a dead neuron. The cell above also counts them over the whole dev set.
+# any example, a dead neuron. The cell below counts them, on the batch and over the whole
+# dev set.
 
 # %%
-claims.say(f"Here {st_orig['dead_batch']} columns are white from top to bottom, and {st_orig['dead_dev']} neurons "
-           f"are saturated on every dev example (the most saturated one on {st_orig['most']:.0%} of them). "
-           f"{'Even without dead neurons' if st_orig['dead_dev'] == 0 else 'Besides the dead neurons'}, the mean of "
-           f"$1 - h^2$ says how much of the gradient the layer lets through on average: here "
-           f"{st_orig['grad']:.0%}. In a deeper network that factor multiplies from layer to layer.",
-           st_orig["grad"] < 0.5, f"mean 1 - h^2 = {st_orig['grad']:.3f}, dead: {st_orig['dead_dev']}")
+report.publish("init/orig_dead_batch", st_orig["dead_batch"])
+report.publish("init/orig_dead_dev", st_orig["dead_dev"])
+report.publish("init/dev_examples", len(D.Xdev), ",")
+report.publish("init/orig_most", st_orig["most"], ".0%")
+report.publish("init/orig_grad", st_orig["grad"], ".0%")
+
+# %% [markdown]
+# Columns white from top to bottom: {{ value init/orig_dead_batch }}. Neurons saturated on
+# every one of the {{ value init/dev_examples }} dev examples: {{ value init/orig_dead_dev }};
+# the most saturated neuron is saturated on {{ value init/orig_most }} of them. Dead or not,
+# every saturated value cuts the gradient through it, and the mean of $1 - h^2$ says how
+# much of the gradient the layer lets through on average: only {{ value init/orig_grad }}
+# here.
+
+# %% tags=["remove-cell"]
+claims.check("only {{ value init/orig_grad }}", st_orig["grad"] < 0.5, f"mean 1 - h^2 = {st_orig['grad']:.3f}")
 
 # %% [markdown]
 # The cause is the scale of `hpreact`. Each of its entries is a sum of 30 products
@@ -422,12 +575,20 @@ claims.say(f"Here {st_orig['dead_batch']} columns are white from top to bottom, 
 # deviation should be about $\sqrt{31}$:
 
 # %%
-print(f"sqrt(fan_in + 1) = sqrt({fan_in} + 1) = {math.sqrt(fan_in + 1):.2f}; "
-      f"measured hpreact std {m_orig.hpreact.std().item():.2f}")
 std_off = max(abs(s / math.sqrt(fan_in + 1) - 1) for s in (st_orig["std"], st_orig["dev_std"]))
-claims.say(f"Measured: {st_orig['std']:.2f} on the batch and {st_orig['dev_std']:.2f} on the whole dev set, "
-           f"within {std_off:.0%} of $\\sqrt{{31}} = {math.sqrt(fan_in + 1):.2f}$.",
-           std_off < 0.1, f"batch {st_orig['std']:.3f}, dev {st_orig['dev_std']:.3f}, sqrt(31) {math.sqrt(31):.3f}")
+report.publish("init/orig_std", st_orig["std"], ".2f")
+report.publish("init/orig_dev_std", st_orig["dev_std"], ".2f")
+report.publish("init/sqrt_fan_in_plus_1", math.sqrt(fan_in + 1), ".2f")
+report.publish("init/orig_std_off", std_off, ".0%")
+
+# %% [markdown]
+# Measured: {{ value init/orig_std }} on the batch and {{ value init/orig_dev_std }} on the
+# whole dev set, close to $\sqrt{31}$ = {{ value init/sqrt_fan_in_plus_1 }} (at most
+# {{ value init/orig_std_off }} off).
+
+# %% tags=["remove-cell"]
+claims.check("close to $\\sqrt{31}$", std_off < 0.1,
+             f"batch {st_orig['std']:.3f}, dev {st_orig['dev_std']:.3f}, sqrt(31) {math.sqrt(fan_in + 1):.3f}")
 
 # %% [markdown]
 # The lecture's fix is to shrink the first layer by hand: $W_1 \times 0.2$ and
@@ -438,17 +599,32 @@ claims.say(f"Measured: {st_orig['std']:.2f} on the batch and {st_orig['dev_std']
 m_tanh = at_init("tanh_fixed")
 st_tanh = show_saturation(m_tanh, "tanh fixed")
 std_02_predicted = 0.2 * math.sqrt(fan_in)
-claims.say(f"What to see: `hpreact` now has std {st_tanh['std']:.2f} on the batch ({st_tanh['dev_std']:.2f} on the "
-           f"dev set), against $0.2\\sqrt{{30}} = {std_02_predicted:.2f}$, and {st_tanh['linear']:.0%} of it lies "
-           f"in the roughly linear range $|x| \\le 1$ (before: {st_orig['linear']:.0%}). The histogram of `h` has "
-           f"lost its spikes at $\\pm 1$: {st_tanh['sat']:.1%} of the values have $|h| > 0.99$ (before: "
-           f"{st_orig['sat']:.0%}), the picture is almost black, and the mean of $1 - h^2$ rises from "
-           f"{st_orig['grad']:.2f} to {st_tanh['grad']:.2f}, {st_tanh['grad'] / st_orig['grad']:.1f} times as much "
-           f"gradient through the layer.",
-           abs(st_tanh["dev_std"] / std_02_predicted - 1) < 0.15 and st_tanh["sat"] < 0.05 < st_orig["sat"]
-           and st_tanh["grad"] > 2 * st_orig["grad"],
-           f"std {st_tanh['std']:.3f} (dev {st_tanh['dev_std']:.3f}) vs {std_02_predicted:.3f}; "
-           f"saturated {st_tanh['sat']:.1%} vs {st_orig['sat']:.1%}")
+report.publish("init/tanh_std", st_tanh["std"], ".2f")
+report.publish("init/tanh_dev_std", st_tanh["dev_std"], ".2f")
+report.publish("init/std_02_predicted", std_02_predicted, ".2f")
+report.publish("init/tanh_linear", st_tanh["linear"], ".0%")
+report.publish("init/orig_linear", st_orig["linear"], ".0%")
+report.publish("init/tanh_sat", st_tanh["sat"], ".1%")
+report.publish("init/orig_grad_mean", st_orig["grad"], ".2f")
+report.publish("init/tanh_grad_mean", st_tanh["grad"], ".2f")
+report.publish("init/grad_ratio", st_tanh["grad"] / st_orig["grad"], ".1f")
+
+# %% [markdown]
+# What to see: `hpreact` now has std {{ value init/tanh_std }} on the batch
+# ({{ value init/tanh_dev_std }} on the dev set), near $0.2\sqrt{30}$ =
+# {{ value init/std_02_predicted }}, and {{ value init/tanh_linear }} of it lies in the
+# roughly linear range $|x| \le 1$ (before: {{ value init/orig_linear }}). The histogram of
+# `h` has lost its spikes at $\pm 1$: {{ value init/tanh_sat }} of the values have
+# $|h| > 0.99$ (before: {{ value init/orig_sat }}), the picture is almost black, and the mean
+# of $1 - h^2$ rises from {{ value init/orig_grad_mean }} to {{ value init/tanh_grad_mean }},
+# {{ value init/grad_ratio }} times as much gradient through the layer.
+
+# %% tags=["remove-cell"]
+claims.check("near $0.2\\sqrt{30}$", max(abs(s / std_02_predicted - 1) for s in (st_tanh["std"], st_tanh["dev_std"])) < 0.15,
+             f"std {st_tanh['std']:.3f} (dev {st_tanh['dev_std']:.3f}) vs {std_02_predicted:.3f}")
+claims.check("has lost its spikes at $\\pm 1$", st_tanh["sat"] < 0.05 < st_orig["sat"],
+             f"saturated {st_tanh['sat']:.1%} vs {st_orig['sat']:.1%}")
+claims.check("rises from", st_tanh["grad"] > 2 * st_orig["grad"], f"mean 1 - h^2 {st_orig['grad']:.3f} -> {st_tanh['grad']:.3f}")
 
 # %%
 fit("tanh_fixed");
@@ -474,21 +650,39 @@ for n in [10, 30, 100, 300, 1000]:
     rows.append([n, x.std().item(), (x @ w).std().item(), math.sqrt(n), (x @ (w / n**0.5)).std().item()])
 report.show_table(["fan-in n", "std(x)", "std(x @ w)", "sqrt(n)", "std(x @ (w / sqrt(n)))"], rows)
 growth_off = max(abs(r[2] / r[3] - 1) for r in rows)
-scaled_off = max(abs(r[4] - 1) for r in rows)
-claims.say(f"At every fan-in std(x @ w) is within {growth_off:.1%} of $\\sqrt{{n}}$, and with $w / \\sqrt{{n}}$ "
-           f"the product keeps the std of its input to within {scaled_off:.1%}.",
-           growth_off < 0.05 and scaled_off < 0.05, f"largest deviations {growth_off:.3f}, {scaled_off:.3f}")
+scaled_off = max(abs(r[4] / r[1] - 1) for r in rows)
+report.publish("init/growth_off", growth_off, ".1%")
+report.publish("init/scaled_off", scaled_off, ".1%")
+
+# %% [markdown]
+# At every fan-in std(x @ w) is close to $\sqrt{n}$ (at most {{ value init/growth_off }}
+# off), and with $w / \sqrt{n}$ the product keeps the std of its input (at most
+# {{ value init/scaled_off }} off).
+
+# %% tags=["remove-cell"]
+claims.check("is close to $\\sqrt{n}$", growth_off < 0.05, f"largest deviation {growth_off:.4f}")
+claims.check("the product keeps the std of its input", scaled_off < 0.05, f"largest deviation {scaled_off:.4f}")
 
 # %%
 x = torch.randn(1000, 10, generator=g_k)       # (1000, 10)
 w = torch.randn(10, 200, generator=g_k)        # (10, 200)
 plots.plot_distributions({"x": x, "x @ w": x @ w, "x @ (w / sqrt(10))": x @ (w / 10**0.5)},
                          title="x @ w spreads out by sqrt(fan-in) unless w is scaled", xlabel="entry value")
-claims.say(f"What to see: `x` (std {x.std():.2f}) and `x @ (w / sqrt(10))` (std {(x @ (w / 10**0.5)).std():.2f}) "
-           f"are the same bell; `x @ w` is {(x @ w).std() / x.std():.2f} times as wide, "
-           f"$\\sqrt{{10}} = {math.sqrt(10):.2f}$, so its curve is lower and flatter.",
-           abs((x @ w).std() / x.std() / math.sqrt(10) - 1) < 0.05 and abs((x @ (w / 10**0.5)).std() - 1) < 0.05,
-           f"std x {x.std():.3f}, x @ w {(x @ w).std():.3f}, scaled {(x @ (w / 10**0.5)).std():.3f}")
+std_x, std_xw, std_xw_scaled = x.std().item(), (x @ w).std().item(), (x @ (w / 10**0.5)).std().item()
+report.publish("init/std_x", std_x, ".2f")
+report.publish("init/std_xw_scaled", std_xw_scaled, ".2f")
+report.publish("init/xw_widening", std_xw / std_x, ".2f")
+report.publish("init/sqrt10", math.sqrt(10), ".2f")
+
+# %% [markdown]
+# What to see: `x` (std {{ value init/std_x }}) and `x @ (w / sqrt(10))` (std
+# {{ value init/std_xw_scaled }}) are the same bell; `x @ w` is {{ value init/xw_widening }}
+# times as wide, near $\sqrt{10}$ = {{ value init/sqrt10 }}, so its curve is lower and flatter.
+
+# %% tags=["remove-cell"]
+claims.check("are the same bell", abs(std_xw_scaled / std_x - 1) < 0.05, f"std x {std_x:.3f}, scaled {std_xw_scaled:.3f}")
+claims.check("near $\\sqrt{10}$", abs(std_xw / std_x / math.sqrt(10) - 1) < 0.05,
+             f"std x {std_x:.3f}, x @ w {std_xw:.3f}")
 
 # %% [markdown]
 # A nonlinearity changes the picture. tanh is contracting, $|\tanh(x)| < |x|$, so
@@ -502,13 +696,15 @@ claims.say(f"What to see: `x` (std {x.std():.2f}) and `x @ (w / sqrt(10))` (std 
 xs = torch.linspace(-4, 4, 401)                # (401,)
 plots.plot_lines(xs, {"tanh(x)": torch.tanh(xs), "1 - tanh(x)^2": 1 - torch.tanh(xs) ** 2},
                  title="tanh and its derivative", xlabel="x", ylabel="tanh(x) and 1 - tanh(x)^2")
-slope = {v: 1 - math.tanh(v) ** 2 for v in (1, 2, 3)}
-claims.say(f"What to see: tanh has slope 1 only at 0; its derivative is {slope[1]:.2f} at $\\pm 1$, "
-           f"{slope[2]:.3f} at $\\pm 2$ and {slope[3]:.3f} at $\\pm 3$, so a unit whose pre-activation sits "
-           f"beyond $\\pm 2$ passes back less than a tenth of its gradient.",
-           slope[2] < 0.1, f"1 - tanh(2)^2 = {slope[2]:.4f}")
+report.publish("init/slope_at_1", 1 - math.tanh(1) ** 2, ".2f")
+report.publish("init/slope_at_3", 1 - math.tanh(3) ** 2, ".3f")
 
 # %% [markdown]
+# What to see: tanh has slope 1 only at 0; its derivative is {{ value init/slope_at_1 }} at
+# $\pm 1$, {{ value init/slope_at_2 }} at $\pm 2$ and {{ value init/slope_at_3 }} at $\pm 3$,
+# so a unit whose pre-activation sits beyond $\pm 2$ passes back less than a tenth of its
+# gradient.
+#
 # What the gain does in a stack of ten random tanh layers of width 200, fed with unit
 # Gaussians:
 
@@ -529,14 +725,29 @@ plots.plot_lines(range(1, 11), stds, title="std of the pre-activation through 10
                  xlabel="layer", ylabel="std of the pre-activation", hline=1.0)
 print("saturation (|tanh| > 0.97) at layer 10: " + ", ".join(f"gain {k}: {v[-1]:.1%}" for k, v in sat.items()))
 s1, s53, s3 = stds["gain 1"], stds["gain 5/3"], stds["gain 3"]
-claims.say(f"What to see: too small a gain and the pre-activations shrink towards 0, from std {s1[0]:.2f} to "
-           f"{s1[-1]:.2f} at layer 10 with gain 1 (tanh becomes linear, and the stack with it); too large and "
-           f"they grow into saturation, std {s3[-1]:.2f} and {sat['3'][-1]:.0%} of the outputs beyond 0.97 at "
-           f"layer 10 with gain 3; $5/3$ keeps their spread near 1: after the first layer, whose input is a unit "
-           f"Gaussian rather than a tanh output, the std stays between {min(s53[1:]):.2f} and {max(s53[1:]):.2f}.",
-           s1[-1] < 0.5 and s3[-1] > 2 and sat["3"][-1] > 0.2 and all(abs(v - 1) < 0.3 for v in s53[1:]),
-           f"layer-10 std: gain 1 {s1[-1]:.3f}, 5/3 {s53[-1]:.3f}, 3 {s3[-1]:.3f}; 5/3 after layer 1 "
-           f"{min(s53[1:]):.3f}-{max(s53[1:]):.3f}")
+report.publish("init/gain1_first", s1[0], ".2f")
+report.publish("init/gain1_last", s1[-1], ".2f")
+report.publish("init/gain3_last", s3[-1], ".2f")
+report.publish("init/gain3_sat", sat["3"][-1], ".0%")
+report.publish("init/gain53_min", min(s53[1:]), ".2f")
+report.publish("init/gain53_max", max(s53[1:]), ".2f")
+
+# %% [markdown]
+# What to see: too small a gain and the pre-activations shrink towards 0, from std
+# {{ value init/gain1_first }} to {{ value init/gain1_last }} at layer 10 with gain 1 (tanh
+# becomes nearly linear, and the stack with it); too large and they grow into saturation,
+# std {{ value init/gain3_last }} and {{ value init/gain3_sat }} of the outputs beyond 0.97
+# at layer 10 with gain 3; $5/3$ keeps their spread near 1: after the first layer, whose
+# input is a unit Gaussian rather than a tanh output, the std stays between
+# {{ value init/gain53_min }} and {{ value init/gain53_max }}.
+
+# %% tags=["remove-cell"]
+claims.check("too small a gain and the pre-activations shrink towards 0", s1[-1] < 0.5 * s1[0],
+             f"gain 1: std {s1[0]:.3f} at layer 1, {s1[-1]:.3f} at layer 10")
+claims.check("too large and they grow into saturation", s3[-1] > 2 and sat["3"][-1] > 0.2,
+             f"gain 3 at layer 10: std {s3[-1]:.3f}, {sat['3'][-1]:.1%} beyond 0.97")
+claims.check("keeps their spread near 1", all(abs(v - 1) < 0.3 for v in s53[1:]),
+             f"gain 5/3, layers 2-10: {min(s53[1:]):.3f} to {max(s53[1:]):.3f}")
 
 # %% [markdown]
 # For our first layer, $n = 30$ and the Kaiming scale is $(5/3)/\sqrt{30}$; the cell
@@ -558,25 +769,43 @@ report.show_table(["W1 (30, 200)", "std"], [
      torch.nn.init.calculate_gain("tanh") / fan_in**0.5],
     ["kaiming_normal_ on (200, 30), transposed", w_torch.std().item()],
     ["kaiming_normal_ on (30, 200): fan-in read as 200", w_wrong.std().item()],
+    ["(5/3) / sqrt(200)", models.TANH_GAIN / 200**0.5],
     ["models.MLP(init='kaiming').W1", m_kai.W1.std().item()],
 ])
-print(f"kaiming: hpreact std {m_kai.hpreact.std().item():.2f}, |h| > 0.99 for "
-      f"{(m_kai.h.abs() > 0.99).float().mean().item():.1%} of the first batch's activations")
 kaiming_scale = models.TANH_GAIN / fan_in**0.5
 torch_off = abs(w_torch.std().item() / kaiming_scale - 1)
 wrong_off = abs(w_wrong.std().item() / (models.TANH_GAIN / 200**0.5) - 1)
-claims.check("kaiming_normal_ on (200, 30) draws the formula's std; on (30, 200) it reads the fan-in as 200",
-             torch_off < 0.03 and wrong_off < 0.03,
-             f"{w_torch.std().item():.4f} vs {kaiming_scale:.4f}; {w_wrong.std().item():.4f} vs "
-             f"{models.TANH_GAIN / 200**0.5:.4f}")
+
+# %% [markdown]
+# On the `(200, 30)` tensor `kaiming_normal_` draws the formula's std; on the `(30, 200)`
+# tensor it draws the std for a fan-in of 200.
+
+# %% tags=["remove-cell"]
+claims.check("draws the formula's std", torch_off < 0.03, f"{w_torch.std().item():.4f} vs {kaiming_scale:.4f}")
+claims.check("it draws the std for a fan-in of 200", wrong_off < 0.03,
+             f"{w_wrong.std().item():.4f} vs {models.TANH_GAIN / 200**0.5:.4f}")
+
+# %%
 m_02 = at_init("tanh_fixed")
 std_k, std_02 = m_kai.hpreact.std().item(), m_02.hpreact.std().item()
 sat_k, sat_02 = [(m.h.abs() > 0.99).float().mean().item() for m in (m_kai, m_02)]
-claims.say(f"The Kaiming scale {kaiming_scale:.4f} is {kaiming_scale / 0.2 - 1:.0%} larger than the "
-           f"hand-picked 0.2, so its hidden pre-activations start wider (std {std_k:.2f} against {std_02:.2f}) "
-           f"and more units saturate ({sat_k:.1%} against {sat_02:.1%} with |h| > 0.99).",
-           kaiming_scale > 0.2 and std_k > std_02 and sat_k > sat_02,
-           f"scale {kaiming_scale:.4f} vs 0.2, hpreact std {std_k:.2f} vs {std_02:.2f}, saturated {sat_k:.1%} vs {sat_02:.1%}")
+report.publish("init/kaiming_scale", kaiming_scale, ".4f")
+report.publish("init/kaiming_vs_02_scale", kaiming_scale / 0.2 - 1, ".0%")
+report.publish("init/kaiming_std", std_k, ".2f")
+report.publish("init/std_02", std_02, ".2f")
+report.publish("init/kaiming_sat", sat_k, ".1%")
+report.publish("init/sat_02", sat_02, ".1%")
+
+# %% [markdown]
+# The Kaiming scale {{ value init/kaiming_scale }} is {{ value init/kaiming_vs_02_scale }}
+# larger than the hand-picked 0.2, so on the first minibatch its hidden pre-activations
+# start wider (std {{ value init/kaiming_std }} against {{ value init/std_02 }}) and more of
+# the hidden values saturate ({{ value init/kaiming_sat }} against {{ value init/sat_02 }}
+# with $|h| > 0.99$).
+
+# %% tags=["remove-cell"]
+claims.check("start wider", std_k > std_02, f"hpreact std {std_k:.3f} vs {std_02:.3f}")
+claims.check("more of the hidden values saturate", sat_k > sat_02, f"saturated {sat_k:.2%} vs {sat_02:.2%}")
 
 # %% [markdown]
 # ### Xavier/Glorot or Kaiming?
@@ -633,26 +862,54 @@ report.show_table(["W1 (30, 200)", "std by formula", "std drawn", "forward sqrt(
 # %%
 kai, hand, xav, xav1 = (w1_stats[k] for k in w1_inits)
 xavier_off = max(abs(s["std"] / s["formula"] - 1) for s in (xav, xav1))
-claims.check("xavier_normal_ draws the formula's std", xavier_off < 0.03, f"largest deviation {xavier_off:.3f}")
-claims.say(f"For `W1` Xavier's std is {xav['formula']:.4f} with the tanh gain ({xav1['formula']:.4f} with the "
-           f"paper's gain 1), {xav['formula'] / kai['formula']:.2f} times Kaiming's {kai['formula']:.4f} and below "
-           f"the hand-picked 0.2. On the dev set its `hpreact` has std {xav['hpreact']:.2f}, against "
-           f"{hand['hpreact']:.2f} with 0.2 and {kai['hpreact']:.2f} with Kaiming, and {xav['sat']:.2%} of the "
-           f"hidden values saturate, against {hand['sat']:.1%} and {kai['sat']:.1%}.",
-           xav["formula"] < 0.2 < kai["formula"] and xav["hpreact"] < hand["hpreact"] < kai["hpreact"]
-           and xav["sat"] <= hand["sat"] <= kai["sat"],
-           f"std {xav['formula']:.4f} / 0.2 / {kai['formula']:.4f}; hpreact {xav['hpreact']:.3f} / "
-           f"{hand['hpreact']:.3f} / {kai['hpreact']:.3f}; saturated {xav['sat']:.2%} / {hand['sat']:.2%} / "
-           f"{kai['sat']:.2%}")
-claims.say(f"The two factors show the compromise. Kaiming's forward factor is the gain itself, "
-           f"{kai['fwd']:.2f}, while its backward factor is {kai['bwd']:.1f}. Xavier, with the same gain, has "
-           f"{xav['fwd']:.2f} and {xav['bwd']:.1f}: it gives up "
-           f"{1 - xav['std'] / kai['std']:.0%} of the forward signal's spread to bring the backward factor down. "
-           f"In this network the gradient of `embcat` goes on only to the embedding table `C`, so the backward factor "
-           f"scales the gradient of `C` alone, while the forward factor decides how far `hpreact` reaches into the "
-           f"flat tails of tanh.",
-           xav["fwd"] < kai["fwd"] and xav["bwd"] < kai["bwd"] and abs(kai["fwd"] / models.TANH_GAIN - 1) < 0.05,
-           f"forward {kai['fwd']:.3f} vs {xav['fwd']:.3f}, backward {kai['bwd']:.3f} vs {xav['bwd']:.3f}")
+report.publish("init/xavier_off", xavier_off, ".1%")
+report.publish("init/xavier_std", xav["formula"], ".4f")
+report.publish("init/xavier1_std", xav1["formula"], ".4f")
+report.publish("init/xavier_vs_kaiming", xav["formula"] / kai["formula"], ".2f")
+for key, s in (("xavier", xav), ("02", hand), ("kaiming", kai)):
+    report.publish(f"init/dev_hpreact_std_{key}", s["hpreact"], ".2f")
+    report.publish(f"init/dev_sat_{key}", s["sat"], ".2%")
+
+# %% [markdown]
+# `xavier_normal_` draws the formula's std (at most {{ value init/xavier_off }} off). For
+# `W1` Xavier's std is {{ value init/xavier_std }} with the tanh gain
+# ({{ value init/xavier1_std }} with the paper's gain 1), {{ value init/xavier_vs_kaiming }}
+# times Kaiming's {{ value init/kaiming_scale }} and below the hand-picked 0.2. On the dev
+# set its `hpreact` is the narrowest of the three, std {{ value init/dev_hpreact_std_xavier }}
+# against {{ value init/dev_hpreact_std_02 }} with 0.2 and
+# {{ value init/dev_hpreact_std_kaiming }} with Kaiming, and the fewest hidden values
+# saturate: {{ value init/dev_sat_xavier }}, against {{ value init/dev_sat_02 }} and
+# {{ value init/dev_sat_kaiming }}.
+
+# %% tags=["remove-cell"]
+claims.check("`xavier_normal_` draws the formula's std", xavier_off < 0.03, f"largest deviation {xavier_off:.4f}")
+claims.check("the narrowest of the three", xav["hpreact"] < min(hand["hpreact"], kai["hpreact"]),
+             f"hpreact std {xav['hpreact']:.3f} / {hand['hpreact']:.3f} / {kai['hpreact']:.3f}")
+claims.check("the fewest hidden values saturate", xav["sat"] < min(hand["sat"], kai["sat"]),
+             f"saturated {xav['sat']:.2%} / {hand['sat']:.2%} / {kai['sat']:.2%}")
+
+# %%
+report.publish("init/kaiming_fwd", kai["fwd"], ".2f")
+report.publish("init/kaiming_bwd", kai["bwd"], ".1f")
+report.publish("init/xavier_fwd", xav["fwd"], ".2f")
+report.publish("init/xavier_bwd", xav["bwd"], ".1f")
+report.publish("init/xavier_gives_up", 1 - xav["std"] / kai["std"], ".0%")
+
+# %% [markdown]
+# The two factors show the compromise. Kaiming's forward factor is the gain itself,
+# {{ value init/kaiming_fwd }} (the gain is $5/3$), while its backward factor is
+# {{ value init/kaiming_bwd }}. Xavier, with the same gain, has {{ value init/xavier_fwd }}
+# and {{ value init/xavier_bwd }}: it gives up {{ value init/xavier_gives_up }} of the forward
+# signal's spread to bring the backward factor down. In this network the gradient of
+# `embcat` goes on only to the embedding table `C`, so the backward factor scales the
+# gradient of `C` alone, while the forward factor decides how far `hpreact` reaches into
+# the flat tails of tanh.
+
+# %% tags=["remove-cell"]
+claims.check("Kaiming's forward factor is the gain itself", abs(kai["fwd"] / models.TANH_GAIN - 1) < 0.05,
+             f"forward {kai['fwd']:.3f}, gain {models.TANH_GAIN:.3f}")
+claims.check("to bring the backward factor down", xav["bwd"] < kai["bwd"],
+             f"backward {kai['bwd']:.3f} vs {xav['bwd']:.3f}")
 
 # %%
 fit("kaiming");
@@ -660,15 +917,18 @@ fit("kaiming");
 # %% [markdown]
 # ## The loss log
 #
-# Each stage trained for the same steps on the same minibatches, evaluated on the whole
-# training and dev sets. The lecture's numbers come from its own list of names, so they
-# are a reference for the size of the effects, not a target to match digit for digit.
+# Each stage trained for the same steps on the same minibatches: every initialization draws
+# the same count of numbers from its generator before training. Each run is evaluated on
+# the whole training and dev sets. The lecture's numbers come from its own list of names,
+# so they are a reference for the size of the effects, not a target to match digit for
+# digit.
+
+# %% tags=["remove-cell"]
+claims.check("on the same minibatches",
+             all(torch.equal(new_mlp(init)[1].get_state(), new_mlp("original")[1].get_state()) for init in models.INITS),
+             "generator states after the parameter draws")
 
 # %%
-generator_states = [new_mlp(init)[1].get_state() for init in models.INITS]
-claims.check("every init draws the same numbers before training, so all runs see the same minibatches",
-             all(torch.equal(s, generator_states[0]) for s in generator_states),
-             "generator states after the parameter draws")
 rows, val = [], {}
 for init, (model, result) in runs.items():
     key = f"mlp/{init}"
@@ -690,40 +950,68 @@ tail = S.max_steps // 10
 tail_means = {init: sum(result.lossi[-tail:]) / tail for init, (_, result) in runs.items()}
 fixed_tails = [v for k, v in tail_means.items() if k != "original"]
 start_gap = runs["original"][1].lossi[0] - max(r.lossi[0] for k, (_, r) in runs.items() if k != "original")
-claims.say(f"What to see: the original run starts far above the others, and over the last {tail:,} steps its "
-           f"mean log10 loss, {tail_means['original']:.3f}, is still above the three fixed runs' "
-           f"{min(fixed_tails):.3f} to {max(fixed_tails):.3f}, which lie "
-           f"{max(fixed_tails) - min(fixed_tails):.3f} apart.",
-           tail_means["original"] > max(fixed_tails) and start_gap > 0.5,
-           f"log10 loss at step 0: original {start_gap:.2f} above the others; last-tenth mean: "
-           + ", ".join(f"{k} {v:.4f}" for k, v in tail_means.items()))
+report.publish("init/tail_steps", tail, ",")
+report.publish("init/tail_mean_original", tail_means["original"], ".3f")
+report.publish("init/tail_mean_fixed_min", min(fixed_tails), ".3f")
+report.publish("init/tail_mean_fixed_max", max(fixed_tails), ".3f")
+report.publish("init/tail_mean_fixed_spread", max(fixed_tails) - min(fixed_tails), ".3f")
 
 # %% [markdown]
-# What the original run loses is the steps spent on the hockey stick and the gradient
-# withheld by its saturated units; the cell below reads from the table how much that cost
-# in this run, and compares Kaiming with the hand-picked factor.
+# What to see: the original run starts far above the others, and over the last
+# {{ value init/tail_steps }} steps its mean log10 loss, {{ value init/tail_mean_original }},
+# is still above the three fixed runs' {{ value init/tail_mean_fixed_min }} to
+# {{ value init/tail_mean_fixed_max }}, which lie {{ value init/tail_mean_fixed_spread }}
+# apart.
+
+# %% tags=["remove-cell"]
+claims.check("the original run starts far above the others", start_gap > 0.5,
+             f"log10 loss at step 0: original {start_gap:.2f} above the others")
+# measured over avx512/avx2/default x seeds: original minus the highest fixed run 0.097 ... 0.141 (quick, SEED, 0-2),
+# 0.0127 ... 0.0143 (full, SEED, 0); bound 0
+claims.check("is still above the three fixed runs'", tail_means["original"] > max(fixed_tails),
+             "last-tenth mean: " + ", ".join(f"{k} {v:.4f}" for k, v in tail_means.items()))
+
+# %% [markdown]
+# The table's dev losses read in pairs. The original run and the softmax fix differ only in
+# the scale of the output layer, so their gap measures what the confident start did to the
+# result; the softmax fix and the tanh fix differ only in the scale of the hidden layer's
+# `W1` and `b1`, so their gap measures what removing the saturation did.
 
 # %%
-best = min((v, k) for k, v in val.items() if k != "original")
-claims.say(f"On the dev set the original initialization ends {val['original'] - best[0]:.4f} above the best "
-           f"fixed one ({best[1]}, {best[0]:.4f}), and the tanh fix ends "
-           f"{'below' if val['tanh_fixed'] < val['softmax_fixed'] else 'above'} the softmax fix "
-           f"({val['tanh_fixed']:.4f} vs {val['softmax_fixed']:.4f}).",
-           val["original"] > best[0], f"val: " + ", ".join(f"{k} {v:.4f}" for k, v in val.items()))
-_, lecture_train_k, lecture_val_k = lecture.RESULTS["mlp/kaiming"]
-_, lecture_train_02, lecture_val_02 = lecture.RESULTS["mlp/tanh_fixed"]
-ours_k_02 = val["kaiming"] - val["tanh_fixed"]
-claims.say(f"In the lecture's numbers, Kaiming initialization lands where the hand-picked factor 0.2 did "
-           f"(val {lecture_val_k} against {lecture_val_02}, train {lecture_train_k} against {lecture_train_02}); "
-           f"in this run it ends {abs(ours_k_02):.4f} {'below' if ours_k_02 < 0 else 'above'} it on the dev set. "
-           f"Its value is that it needed no histogram to find.",
-           abs(lecture_val_k - lecture_val_02) < 0.01 and abs(lecture_train_k - lecture_train_02) < 0.01,
-           f"lecture val {lecture_val_k} vs {lecture_val_02}, ours {val['kaiming']:.4f} vs {val['tanh_fixed']:.4f}")
+best_fixed = min((v, k) for k, v in val.items() if k != "original")
+
+
+def ends(a, b):
+    """How run a ended against run b on the dev set, as a phrase: '0.0206 above'."""
+    d = val[a] - val[b]
+    return f"{abs(d):.4f} {'below' if d < 0 else 'above'}"
+
+
+report.publish("init/original_above_best", val["original"] - best_fixed[0], ".4f")
+report.publish("init/original_vs_softmax", ends("original", "softmax_fixed"))
+report.publish("init/tanh_vs_softmax", ends("tanh_fixed", "softmax_fixed"))
+report.publish("init/kaiming_vs_02", ends("kaiming", "tanh_fixed"))
+report.publish("init/lecture_kaiming_02_gap", abs(lecture.RESULTS["mlp/kaiming"][2] - lecture.RESULTS["mlp/tanh_fixed"][2]),
+               ".4f")
 
 # %% [markdown]
-# The lecture's point is what happens when the network is deeper, where these effects
-# multiply through the layers; chapter 3 removes most of the need for careful scaling with
-# BatchNorm, and chapter 4 measures all of this inside a deep network.
+# On the dev set the original initialization ends {{ value init/original_vs_softmax }} the
+# softmax fix ({{ value mlp/original.val }} against {{ value mlp/softmax_fixed.val }}; in the
+# lecture {{ value mlp/original.lecture_val }} against {{ value mlp/softmax_fixed.lecture_val }}).
+# The tanh fix ends {{ value init/tanh_vs_softmax }} the softmax fix
+# ({{ value mlp/tanh_fixed.val }} against {{ value mlp/softmax_fixed.val }}; in the lecture
+# {{ value mlp/tanh_fixed.lecture_val }} against {{ value mlp/softmax_fixed.lecture_val }}).
+#
+# In the lecture's numbers, Kaiming initialization lands where the hand-picked factor 0.2
+# did (val {{ value mlp/kaiming.lecture_val }} against {{ value mlp/tanh_fixed.lecture_val }},
+# train {{ value mlp/kaiming.lecture_train }} against {{ value mlp/tanh_fixed.lecture_train }});
+# in this run it ends {{ value init/kaiming_vs_02 }} it on the dev set. Its value is that it
+# needed no histogram to find.
+
+# %% [markdown]
+# The lecture's point is what happens in deeper networks. Chapter 3 normalizes `hpreact`
+# with BatchNorm instead of relying on the scale of `W1`, and chapter 4 measures these
+# statistics layer by layer inside a deep network.
 #
 # Names sampled from the Kaiming model (a name also present in the training list is
 # marked with `*`):
@@ -736,32 +1024,42 @@ for name in train.sample(runs["kaiming"][0], D.itos, D.block_size, n=20, generat
 
 # %% [markdown]
 # ## What this chapter showed
+#
+# - **The output layer.** With $\mathcal{N}(0, 1)$ weights the first minibatch's loss was
+#   {{ value init/loss0 }}, {{ value init/loss0_vs_ln_vocab }} times $\ln V$ =
+#   {{ value init/ln_vocab }}, because the logits had std {{ value init/logit_std_short }};
+#   $W_2 \times 0.01$, $b_2 = 0$ brought it to {{ value init/loss0_softmax_fixed }}, near
+#   $\ln V$. The original run's {{ value init/window }}-step mean came down to $\ln V$
+#   {{ value init/cross_at }}.
+# - **Numerics.** In float32 $e^z$ overflows above {{ value init/z_overflow }}; subtracting
+#   the largest logit first, as `F.cross_entropy` does, keeps the loss finite
+#   ({{ value init/stable_ours_short }} for our logits times 3, where the formula as written
+#   gives {{ value init/naive_ours }}).
+# - **The hidden layer.** `hpreact` with std {{ value init/orig_std }}, close to
+#   $\sqrt{31}$, put {{ value init/orig_sat }} of the hidden values at $|h| > 0.99$;
+#   $W_1 \times 0.2$ brought it to std {{ value init/tanh_std }} and
+#   {{ value init/tanh_sat }}, and let {{ value init/grad_ratio }} times as much gradient
+#   through tanh.
+# - **Kaiming.** The rule gain$/\sqrt{\text{fan-in}}$ gives {{ value init/kaiming_scale }}
+#   for `W1`, {{ value init/kaiming_vs_02_scale }} above the hand-picked 0.2 (hpreact std
+#   {{ value init/kaiming_std }}, {{ value init/kaiming_sat }} saturated); Xavier's average
+#   of fan-in and fan-out gives {{ value init/xavier_std }}. In the lecture Kaiming and 0.2
+#   ended {{ value init/lecture_kaiming_02_gap }} apart on val; here Kaiming ended
+#   {{ value init/kaiming_vs_02 }} 0.2.
+# - **The loss log.** After {{ value mlp/original.steps }} steps per run the dev losses are
+#   original {{ value mlp/original.val }}, softmax fixed {{ value mlp/softmax_fixed.val }},
+#   tanh fixed {{ value mlp/tanh_fixed.val }}, kaiming {{ value mlp/kaiming.val }}: the
+#   original initialization is the worst, {{ value init/original_above_best }} above the
+#   best.
 
-# %%
-ln27 = lecture.EXPECTED_INITIAL_LOSS
-claims.say(f"- **The output layer.** With $\\mathcal{{N}}(0, 1)$ weights the first minibatch's loss was {loss0:.1f}, "
-           f"{loss0 / ln27:.1f} times $\\ln 27 = {ln27:.2f}$, because the logits had std "
-           f"{logits.std().item():.1f}; $W_2 \\times 0.01$, $b_2 = 0$ brought it to {loss0_sf:.2f}. "
-           + (f"The original run needed {cross_step:,} steps to come down that far." if cross_step is not None
-              else f"The original run never came down that far in {S.max_steps:,} steps."),
-           loss0 > 3 * ln27 and abs(loss0_sf - ln27) < 0.1, f"loss0 {loss0:.4f}, fixed {loss0_sf:.4f}")
-claims.say(f"- **Numerics.** In float32 $e^z$ overflows above {z_overflow:.1f}; subtracting the largest logit "
-           f"first, as `F.cross_entropy` does, keeps the loss finite ({ours[3]:.2f} for our logits times 3, where "
-           f"the formula as written gives {ours[2]}).",
-           not math.isfinite(ours[2]) and torch_diff < 1e-5, f"naive {ours[2]}, stable {ours[3]:.4f}")
-claims.say(f"- **The hidden layer.** `hpreact` with std {st_orig['std']:.2f}, close to $\\sqrt{{31}}$, put "
-           f"{st_orig['sat']:.0%} of the hidden values at $|h| > 0.99$; $W_1 \\times 0.2$ brought it to std "
-           f"{st_tanh['std']:.2f} and {st_tanh['sat']:.1%}, and let {st_tanh['grad'] / st_orig['grad']:.1f} times "
-           f"as much gradient through tanh.",
-           st_orig["sat"] > 0.5 > 0.05 > st_tanh["sat"], f"saturated {st_orig['sat']:.1%} -> {st_tanh['sat']:.1%}")
-claims.say(f"- **Kaiming.** The rule gain$/\\sqrt{{\\text{{fan-in}}}}$ gives {kaiming_scale:.4f} for `W1`, "
-           f"{kaiming_scale / 0.2 - 1:.0%} above the hand-picked 0.2 (hpreact std {std_k:.2f}, {sat_k:.1%} "
-           f"saturated); Xavier's average of fan-in and fan-out gives {xav['formula']:.4f}. In the lecture Kaiming "
-           f"and 0.2 ended {abs(lecture_val_k - lecture_val_02):.4f} apart on val; here "
-           f"{abs(ours_k_02):.4f}, Kaiming {'below' if ours_k_02 < 0 else 'above'}.",
-           abs(lecture_val_k - lecture_val_02) < 0.01 and xav["formula"] < 0.2 < kaiming_scale,
-           f"lecture {lecture_val_k} vs {lecture_val_02}; ours {val['kaiming']:.4f} vs {val['tanh_fixed']:.4f}")
-claims.say(f"- **The loss log.** After {S.max_steps:,} steps per run the dev losses are "
-           + ", ".join(f"{init.replace('_', ' ')} {v:.4f}" for init, v in val.items())
-           + f": the original initialization is the worst, {val['original'] - best[0]:.4f} above the best.",
-           val["original"] == max(val.values()), "val: " + ", ".join(f"{k} {v:.4f}" for k, v in val.items()))
+# %% tags=["remove-cell"]
+claims.check("near $\\ln V$", abs(loss0_sf - ln_vocab) < 0.1, f"loss0 {loss0:.4f}, fixed {loss0_sf:.4f}")
+claims.check("keeps the loss finite", math.isfinite(ours[3]) and not math.isfinite(ours[2]) and torch_diff < 1e-5,
+             f"naive {ours[2]}, stable {ours[3]:.4f}, vs F.cross_entropy {torch_diff:.1e}")
+claims.check("close to $\\sqrt{31}$", std_off < 0.1, f"hpreact std {st_orig['std']:.3f}, off {std_off:.1%}")
+claims.check("brought it to std", st_orig["sat"] > 0.5 > 0.05 > st_tanh["sat"],
+             f"saturated {st_orig['sat']:.1%} -> {st_tanh['sat']:.1%}")
+# measured over avx512/avx2/default x seeds: val of the original minus the best fixed run 0.599 ... 0.967
+# (quick, SEED, 0-2), 0.069 ... 0.079 (full, SEED, 0); bound 0
+claims.check("the original initialization is the worst", val["original"] == max(val.values()),
+             "val: " + ", ".join(f"{k} {v:.4f}" for k, v in val.items()))

@@ -1,42 +1,41 @@
-"""Sentences that read a result, checked against that result where they are written.
+"""Checks of the sentences that read a result, kept beside the sentence and out of the reader's way.
 
-A sentence such as "the tanh fix ends lower than the softmax fix" is true of one set of
-numbers, not of every run: quick mode trains 2,000 steps, another machine rounds float32
-differently, a reader swaps the word list. So a chapter never states such a sentence in a
-Markdown cell alone; it either renders it from the result, or writes it beside a check:
+A chapter states a result in a Markdown cell, citing the computed number, and checks it in the
+cell right below, tagged "remove-cell" so that the page leaves the check out:
 
-    claims = Claims(S)                                  # once per chapter (chapter.begin makes it)
-    claims.say(f"The tanh fix ends {d:.3f} lower than the softmax fix.",  # rendered as prose
-               d > 0, f"val {tanh_val:.4f} vs {soft_val:.4f}")
-    claims.check("the original init saturates more than half the units",  # the prose is above
-                 frac > 0.5, f"saturated fraction {frac:.1%}")
+    # %%
+    report.publish("init/tanh_gain", gap, ".3f")
 
-`holds` is the check; `numbers` is what it was decided on, for the reader of a failure.
-What happens when a claim does not hold depends on the mode:
-- full mode (the publication build, the lecture's training): ClaimFailed is raised, naming
-  the claim and the numbers, so the build fails and a false sentence cannot be published;
-- quick mode (tests, previews): the page shows a note at the claim saying that this
-  preview's numbers do not bear it out, and the build log lists it.
-Every verdict is also attached to the output under CLAIM_MIME, from which the site build
-logs `chapters/NN_x.py: N claims checked, M failed`.
+    # %% [markdown]
+    # Fixing the saturated layer lowers the dev loss by a further {{ value init/tanh_gain }}.
+
+    # %% tags=["remove-cell"]
+    claims.check("lowers the dev loss by a further", gap > 0, f"val {soft:.4f} vs {tanh:.4f}")
+
+The first argument is a verbatim piece of the sentence in the Markdown cell above (the build
+finds it there, or fails); `holds` is the check; `numbers` is what it was decided on, for the
+reader of a failure. `full_training=True` says that the sentence is about the lecture's full
+training, which a quick preview (2,000 steps per run) need not bear out.
+
+A check never stops a chapter. A sentence its run does not bear out prints one warning line in a
+script and in Jupyter; in the site build the verdict travels with the notebook (CLAIM_MIME), and
+the build marks the sentence on the page (quick mode) or fails, naming chapter, sentence and
+numbers (full mode: `make publish`, `make deploy`, CI).
 """
 from __future__ import annotations
 
+import atexit
+import sys
 from dataclasses import dataclass, field
 
-from . import report
-from .errors import MakemoreError
+from .settings import in_notebook
 
 CLAIM_MIME = "application/vnd.makemore.claim+json"
 
 
-class ClaimFailed(MakemoreError):
-    """A sentence of the chapter does not hold for the numbers of a full-mode run."""
-
-
 @dataclass
 class Claims:
-    """The claims of one chapter run, in the mode of `settings` (a settings.Settings)."""
+    """The checks of one chapter run, in the mode of `settings` (a settings.Settings)."""
 
     settings: object
     checked: list[dict] = field(default_factory=list)
@@ -45,32 +44,40 @@ class Claims:
     def failed(self) -> list[dict]:
         return [c for c in self.checked if not c["holds"]]
 
-    def say(self, text: str, holds, numbers: str = "") -> bool:
-        """Show `text` (Markdown) as the chapter's prose, checked by `holds`; returns `holds`."""
-        return self._verdict(text, bool(holds), numbers, rendered=True)
-
-    def check(self, text: str, holds, numbers: str = "") -> bool:
-        """Check a sentence written in the prose beside this call; shows nothing when it holds."""
-        return self._verdict(text, bool(holds), numbers, rendered=False)
-
-    def _verdict(self, text: str, holds: bool, numbers: str, rendered: bool) -> bool:
-        record = {"claim": " ".join(text.split()), "holds": holds, "numbers": numbers,
-                  "mode": self.settings.mode}
+    def check(self, sentence: str, holds, numbers: str = "", *, full_training: bool = False) -> None:
+        """Record whether the sentence quoted from the Markdown cell above holds; warn in one line if not."""
+        record = {"claim": " ".join(sentence.split()), "holds": bool(holds), "numbers": numbers,
+                  "mode": self.settings.mode, "full_training": bool(full_training),
+                  "steps": self.settings.max_steps}
         self.checked.append(record)
-        if not holds and not self.settings.quick:
-            raise ClaimFailed(f"claim does not hold: {record['claim']!r} ({numbers or 'no numbers given'})")
-        shown = text if rendered else ""
-        if not holds:
-            shown += ("\n\n" if shown else "") + quick_note(numbers, self.settings.max_steps)
-        if shown or report.in_notebook():   # in a page the record travels even when nothing shows
-            report.show_markdown(shown, {CLAIM_MIME: record})
-        return holds
+        warning = "" if record["holds"] else warning_line(record)
+        if in_notebook():
+            from IPython.display import display
+            display({"text/plain": warning, CLAIM_MIME: record}, raw=True)
+        elif warning:
+            print(warning, file=sys.stderr)
+
+    def summary_at_exit(self) -> None:
+        """In a script, print at its end (unless it ended on an error) how many sentences were checked
+        and how many its numbers did not bear out."""
+        if not in_notebook():
+            atexit.register(self._summary)
+
+    def _summary(self) -> None:
+        if self.checked and getattr(sys, "last_value", None) is None:
+            failed = self.failed
+            said = "all hold" if not failed else f"{len(failed)} not borne out (warnings above)"
+            print(f"claims: {len(self.checked)} sentences checked against this run's numbers, {said}")
 
 
-def quick_note(numbers: str, steps: int) -> str:
-    """The note shown at a claim that this quick preview's numbers do not bear out."""
-    said = f" ({numbers})" if numbers else ""
-    return (f'!!! warning "In this quick preview"\n'
-            f"    This preview trained {steps:,} steps per run, and its numbers{said} do not bear out the "
-            f"sentence above. The publication build trains in full and fails if the sentence does not "
-            f"hold there.")
+def preview_only(record: dict) -> bool:
+    """A failed check that a quick preview explains: the sentence is about the full training."""
+    return record["mode"] == "quick" and record.get("full_training", False)
+
+
+def warning_line(record: dict) -> str:
+    """One line: the sentence a run does not bear out, the numbers, and whether a preview explains it."""
+    why = (f"this quick preview trains {record['steps']:,} steps per run and the sentence is about the full "
+           f"training" if preview_only(record) else f"{record['mode']} mode")
+    numbers = f" ({record['numbers']})" if record["numbers"] else ""
+    return f'warning: not borne out by this run ({why}): "{record["claim"]}"{numbers}'

@@ -1,5 +1,14 @@
 """Words, vocabulary, the train/val/test split and the context windows.
 
+What a word list may hold (the README states the same): one word per line, UTF-8. A word is
+made of letters of any script, digits, combining marks, apostrophes and hyphens; it is read
+in Unicode NFC form (so "é" typed as one character or as e + accent is one token) and its case
+is kept ("Emma" and "emma" are different words, "E" and "e" different tokens). Spaces around a
+word, blank lines and a byte-order mark are ignored. Anything else is refused with one line
+naming the first offending line: "." (the start/end marker), a space or tab inside a word,
+punctuation, symbols and control characters. Every number derived from the vocabulary (its
+size, ln V) follows from the list loaded.
+
     words = load_words(path)                    # one word per line, stripped, blanks and a BOM skipped
     stoi, itos = build_vocab(words)             # '.' is index 0, then the file's own characters
     train, val, test = split_words(words)       # random.seed(42) shuffle, 80/10/10
@@ -9,6 +18,7 @@
 from __future__ import annotations
 
 import random
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -24,10 +34,16 @@ MIN_TRAIN_EXAMPLES = 32  # one minibatch of the lecture's batch size
 BOM = "\ufeff"  # a UTF-8 byte-order mark, written by some editors at the start of a file
 
 
+def allowed(ch: str) -> bool:
+    """A letter (any script), a digit, a combining mark, an apostrophe or a hyphen."""
+    return unicodedata.category(ch)[0] in "LM" or unicodedata.category(ch) == "Nd" or ch in "'-"
+
+
 def load_words(path: str | Path) -> list[str]:
-    """One word per line, stripped of spaces and line ends (LF or CRLF); blank lines and a
-    leading byte-order mark are skipped. DataError if the file is missing, not UTF-8, has
-    no words, or a word contains the boundary character."""
+    """One word per line, NFC-normalised and stripped of spaces and line ends (LF or CRLF); blank
+    lines and a leading byte-order mark are skipped. DataError, naming the first offending line,
+    if the file is missing, not UTF-8, has no words, or a word holds a character a word may not
+    (see the module's docstring)."""
     path = Path(path)
     hint = DATA_HINT
     try:
@@ -41,16 +57,26 @@ def load_words(path: str | Path) -> list[str]:
     except UnicodeDecodeError as e:
         line = raw[: e.start].count(b"\n") + 1
         raise DataError(f"{path}: not UTF-8 (bad byte at line {line}); {hint}") from None
-    text = text.removeprefix(BOM)
-    words = [w.strip() for w in text.splitlines()]
-    words = [w for w in words if w]
+    text = unicodedata.normalize("NFC", text.removeprefix(BOM))
+    words = []
+    for lineno, line in enumerate(text.splitlines(), 1):
+        word = line.strip()
+        bad = next((ch for ch in word if not allowed(ch)), None)
+        if bad is not None:
+            raise DataError(f"{path}: line {lineno} {word!r} contains {_describe(bad)}; " + (
+                f"'{BOUNDARY}' marks the start and end of every word" if bad == BOUNDARY else
+                "a word is letters, digits, ' and - only, one word per line") + "; remove it")
+        if word:
+            words.append(word)
     if not words:
         raise DataError(f"{path}: no words (the file is empty or blank); {hint}")
-    for lineno, w in enumerate(text.splitlines(), 1):
-        if BOUNDARY in w:
-            raise DataError(f"{path}: line {lineno} {w.strip()!r} contains '{BOUNDARY}', "
-                            f"which the model reserves for start/end of word; remove it")
     return words
+
+
+def _describe(ch: str) -> str:
+    """A character as a reader can find it: '.' (FULL STOP), ' ' (SPACE), '\\t' (U+0009)."""
+    name = unicodedata.name(ch, f"U+{ord(ch):04X}")
+    return f"{ch!r} ({name})"
 
 
 def build_vocab(words: list[str]) -> tuple[dict[str, int], dict[int, str]]:

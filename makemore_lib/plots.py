@@ -14,15 +14,21 @@ import re
 import sys
 from pathlib import Path
 
-import matplotlib
-
+from .errors import SettingsError
 from .report import FIGURE_META
-from .settings import REPO_ROOT, in_notebook
+from .settings import figures_dir, in_notebook
+
+# A script saves its figures and never opens windows, whatever MPLBACKEND says: the variable is
+# replaced before matplotlib reads it (an unknown name would stop its import), and a matplotlib
+# imported earlier is switched to Agg.
+if not in_notebook():
+    os.environ["MPLBACKEND"] = "Agg"
+
+import matplotlib  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402
 
 if not in_notebook():
-    matplotlib.use("Agg")  # a script saves its figures; it never opens windows
-
-import matplotlib.pyplot as plt
+    matplotlib.use("Agg")
 import torch
 
 STYLE = {
@@ -68,11 +74,16 @@ def show(fig, name: str | None = None) -> None:
     else:
         _saved += 1
         chapter = Path(sys.argv[0]).stem or "interactive"
-        out = Path(os.environ.get("MAKEMORE_FIGURES", REPO_ROOT / "build" / "figures")) / chapter
-        out.mkdir(parents=True, exist_ok=True)
+        out = figures_dir() / chapter
         title = name or (fig.axes[0].get_title() if fig.axes else "")
         path = out / f"{_saved:02d}-{_slug(title)}.png"
-        fig.savefig(path)
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+            fig.savefig(path)
+        except OSError as e:   # settings.read checked the folder; it may have gone since
+            plt.close(fig)
+            raise SettingsError(f"cannot save a figure in {out} ({e.strerror}); set MAKEMORE_FIGURES to a "
+                                f"writable folder") from None
         print(f"[figure saved: {path}]")
     plt.close(fig)
 
@@ -97,15 +108,20 @@ def plot_loss(curves: dict[str, list[float]], title: str = "training loss", wind
     show(fig)
 
 
-def plot_hist(values: dict[str, torch.Tensor] | torch.Tensor, title: str, xlabel: str, bins: int = 50) -> None:
-    """Histogram(s) of the entries of one or more tensors."""
+def plot_hist(values: dict[str, torch.Tensor] | torch.Tensor, title: str, xlabel: str, bins: int = 50,
+              marks: dict[str, float] | None = None, ylabel: str = "entries (count)") -> None:
+    """Histogram(s) of the entries of one or more tensors; `marks` draws a labelled vertical line
+    at each value (e.g. the split losses against a histogram of minibatch losses)."""
     if not isinstance(values, dict):
         values = {"": values}
     fig, ax = figure()
     for label, v in values.items():
         ax.hist(_t(v).view(-1).numpy(), bins=bins, alpha=0.6 if len(values) > 1 else 1, label=label or None)
-    ax.set(title=title, xlabel=xlabel, ylabel="entries (count)")
-    if len(values) > 1:
+    styles = ["--", ":", "-.", "-"]
+    for k, (label, x) in enumerate((marks or {}).items()):
+        ax.axvline(x, color="k", ls=styles[k % len(styles)], lw=1.2, label=label)
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    if len(values) > 1 or marks:
         ax.legend()
     show(fig)
 

@@ -24,10 +24,15 @@ def show_markdown(text: str, extra: dict | None = None) -> None:
 
 
 def show_source(obj) -> None:
-    """Show the library's own code for `obj` (a function or class), never a pasted copy."""
+    """Show the library's own code for `obj` (a function or class), never a pasted copy: a Python
+    code block on the page (the build renders it highlighted), the plain source in a script."""
     import inspect
     import textwrap
-    show_markdown(f"```python\n{textwrap.dedent(inspect.getsource(obj)).rstrip()}\n```")
+    source = textwrap.dedent(inspect.getsource(obj)).rstrip()
+    if in_notebook():
+        show_markdown(f"```python\n{source}\n```")
+    else:
+        print(f"# {obj.__module__}.{obj.__qualname__}\n{source}\n")
 
 
 def show_stamp(settings) -> None:
@@ -70,17 +75,20 @@ def record_run(experiment: str, steps: int, train_loss: float, val_loss: float, 
     return rec
 
 
-def publish(name: str, value, fmt: str = "") -> str:
-    """Offer `value` to the reader's notes as `{{ value NAME }}`, shown as format(value, fmt).
+def publish(name: str, value, fmt: str = "") -> None:
+    """Offer `value` to the prose as `{{ value NAME }}`, shown as format(value, fmt).
 
-    The chapter chooses the precision once, here; a note citing the name shows exactly this
-    text, from the current build. On the page one small line says how to cite it; a script
-    prints nothing (its own prints already show the number). Returns the text."""
+    The chapter chooses the precision once, here. A Markdown cell of any chapter, and any note,
+    citing the name shows exactly this text, from the current build (the page drops this output:
+    the sentence that cites it shows the number). A script prints `NAME = text`, so a reader of
+    the script sees every number the prose cites; Jupyter shows the same line."""
     import re
     if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_./-]*", name):
         raise ValueError(f"report.publish: {name!r} is not a value name (letters, digits, _ . / - and no spaces)")
     text = format(value, fmt)
+    line = f"{name} = {text}"
     if in_notebook():
-        rec = {"name": name, "text": text, "fmt": fmt}
-        show_markdown(f"<small>cite in a note as `{{{{ value {name} }}}}`: {text}</small>", {VALUE_MIME: rec})
-    return text
+        from IPython.display import display
+        display({"text/plain": line, VALUE_MIME: {"name": name, "text": text, "fmt": fmt}}, raw=True)
+    else:
+        print(line)

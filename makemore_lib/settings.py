@@ -6,6 +6,18 @@ same fraction of training. Full mode runs the lecture's 200,000 steps.
 
 A chapter calls `load()` once at the top and passes the result on. The site build calls
 `read()`, which checks the same settings without loading torch.
+
+Every environment variable the book reads is read here, and a bad value stops a script or
+the build with one line saying what was wrong and what to set instead:
+
+    MAKEMORE_QUICK       1 or 0 (yes/no, true/false, on/off)     quick mode
+    MAKEMORE_DATA        a UTF-8 word list                        the data file (--data beats it)
+    MAKEMORE_THREADS     a whole number >= 1                      torch's threads (default 1)
+    MAKEMORE_FIGURES     a writable folder                        where a script saves its figures
+    MAKEMORE_CACHE       a writable folder                        the site build's cache (default .cache/)
+    ATEN_CPU_CAPABILITY  default, avx2, avx512 (x86)              torch's CPU kernels
+    MPLBACKEND           a matplotlib backend                     only read in Jupyter; a script always
+                                                                  saves PNGs, and the build sets its own
 """
 from __future__ import annotations
 
@@ -13,7 +25,9 @@ import argparse
 import datetime
 import hashlib
 import importlib.metadata
+import json
 import os
+import platform
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,7 +73,8 @@ class Settings:
         except ValueError:
             shown = self.data_path
         return (f"mode: {self.mode} ({self.max_steps:,} steps per full training run), "
-                f"data: {shown} (sha256 {self.data_hash()}), torch {importlib.metadata.version('torch')}, "
+                f"data: {shown} (sha256 {self.data_hash()}), torch {importlib.metadata.version('torch')} "
+                f"(CPU kernels: {cpu_capability()}), "
                 f"run {datetime.date.today().isoformat()}")
 
 
@@ -78,8 +93,11 @@ def _env_flag(name: str) -> bool:
 
 
 def load(argv: list[str] | None = None) -> Settings:
-    """Read the settings (`read`), then give torch one thread (`configure_torch`)."""
+    """Read the settings (`read`), check that a script can save its figures, then give torch its
+    threads (`configure_torch`)."""
     settings = read(argv)
+    if not in_notebook():
+        writable(figures_dir(), "MAKEMORE_FIGURES")
     configure_torch()
     return settings
 
@@ -99,6 +117,9 @@ def read(argv: list[str] | None = None) -> Settings:
     data = args.data or os.environ.get("MAKEMORE_DATA") or DEFAULT_DATA
     quick = args.quick or _env_flag("MAKEMORE_QUICK")
     check_cpu_capability()
+    threads()
+    if in_kernel:
+        check_mpl_backend()
     path = Path(data).expanduser().resolve()
     if not path.is_file():
         problem = "is a directory, not a file" if path.is_dir() else "file not found"
@@ -137,11 +158,122 @@ def check_cpu_capability() -> None:
                             f"unset it or use one of {', '.join(CPU_CAPABILITIES[:3])}")
 
 
-def configure_torch() -> None:
-    """One thread: these networks are so small that a second thread only adds overhead."""
+def cpu_capability() -> str:
+    """torch.backends.cpu.get_cpu_capability(), remembered per CPU in capability_file().
+
+    Importing torch to ask costs a build 1.5-2 s of its start, so the answer is kept under a
+    fingerprint of everything torch decides by: its version, ATEN_CPU_CAPABILITY and the CPU's
+    feature flags (/proc/cpuinfo). Where there are no flags to read, torch is asked every time.
+    """
+    fingerprint, path = _cpu_fingerprint(), capability_file()
+    try:
+        known = json.loads(path.read_text())
+    except (OSError, ValueError):
+        known = {}
+    known = {k: v for k, v in known.items() if isinstance(v, str)} if isinstance(known, dict) else {}
+    if fingerprint in known:
+        return known[fingerprint]
     import torch
 
-    torch.set_num_threads(int(os.environ.get("MAKEMORE_THREADS", "1")))
+    capability = torch.backends.cpu.get_cpu_capability()
+    if fingerprint is not None:
+        try:
+            write_atomic(path, json.dumps({**known, fingerprint: capability}))
+        except OSError:  # a read-only home: torch is asked again next time
+            pass
+    return capability
+
+
+def capability_file() -> Path:
+    """$XDG_CACHE_HOME/makemore-notes/cpu-capability.json, ~/.cache/... without XDG_CACHE_HOME."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "makemore-notes" / "cpu-capability.json"
+
+
+def _cpu_fingerprint() -> str | None:
+    """sha256 of torch's version, ATEN_CPU_CAPABILITY and the first CPU's feature flags; None without flags."""
+    try:
+        cpuinfo = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return None
+    flags = next((line for line in cpuinfo.splitlines() if line.split(":")[0].strip() in ("flags", "Features")), None)
+    if flags is None:
+        return None
+    try:
+        version = importlib.metadata.version("torch")
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    env = os.environ.get("ATEN_CPU_CAPABILITY")
+    payload = f"torch={version};ATEN_CPU_CAPABILITY={env!r};machine={platform.machine()};{flags}"
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write `text` to `path` so that a reader sees the old file or the whole new one, nothing between."""
+    import tempfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.chmod(tmp, 0o644)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def threads() -> int:
+    """MAKEMORE_THREADS, a whole number >= 1; 1 when unset or empty."""
+    value = os.environ.get("MAKEMORE_THREADS") or "1"
+    if not value.strip().isdigit() or int(value) < 1:
+        raise SettingsError(f"MAKEMORE_THREADS={value!r} is not a number of threads; unset it (one thread, the "
+                            f"fastest for this book's small networks) or set a whole number such as 2")
+    return int(value)
+
+
+def figures_dir() -> Path:
+    """Where a script saves its figures: MAKEMORE_FIGURES, else build/figures/ in the repository."""
+    return Path(os.environ.get("MAKEMORE_FIGURES") or REPO_ROOT / "build" / "figures").expanduser()
+
+
+def cache_dir(root: Path) -> Path:
+    """The site build's cache: MAKEMORE_CACHE, else `root`/.cache; SettingsError, naming the
+    folder, if it cannot be written."""
+    path = Path(os.environ.get("MAKEMORE_CACHE") or Path(root) / ".cache").expanduser().resolve()
+    writable(path, "MAKEMORE_CACHE")
+    return path
+
+
+def writable(path: Path, variable: str) -> None:
+    """SettingsError naming `path` and the variable that chooses it unless a file can be written there."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as e:
+        raise SettingsError(f"cannot write to {path} ({e.strerror}); make it writable, or set {variable} to a "
+                            f"writable folder") from None
+
+
+def check_mpl_backend() -> None:
+    """SettingsError for an MPLBACKEND matplotlib would refuse on import (read in Jupyter only)."""
+    try:
+        import matplotlib  # noqa: F401  (matplotlib checks MPLBACKEND when it is imported)
+    except ValueError:
+        raise SettingsError(f"MPLBACKEND={os.environ.get('MPLBACKEND')!r} is not a matplotlib backend; "
+                            f"unset it, or use inline or agg") from None
+
+
+def configure_torch() -> None:
+    """One thread unless MAKEMORE_THREADS says otherwise: these networks are so small that a
+    second thread only adds overhead."""
+    import torch
+
+    torch.set_num_threads(threads())
 
 
 def install_one_line_errors() -> None:

@@ -36,6 +36,8 @@ class TrainResult:
     ud: list[list[float]] = field(default_factory=list)   # per recorded step, log10(std(lr*grad)/std(data)) per parameter
     ud_names: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    diverged_at: int | None = None         # the step whose loss blew up, when the run may diverge
+    diverged_loss: float | None = None     # that loss (NaN, inf, or above MAX_LOSS)
 
     @property
     def final_loss(self) -> float:
@@ -58,7 +60,8 @@ def progress(total: int, desc: str):
 def train(model, Xtr, Ytr, steps: int, generator: torch.Generator, lr=lr_schedule(),
           batch_size: int = 32, ud_every: int | None = 1, log_every: int | None = None,
           desc: str = "training", step=None, result: TrainResult | None = None,
-          hint: str = "lower the learning rate or check the initialisation") -> TrainResult:
+          hint: str = "lower the learning rate or check the initialisation",
+          may_diverge: bool = False) -> TrainResult:
     """Minibatch SGD with cross-entropy; returns the loss log and update-to-data ratios.
 
     `lr` is a function of the step index (see `lr_schedule`). `ud_every=None` records no
@@ -82,7 +85,11 @@ def train(model, Xtr, Ytr, steps: int, generator: torch.Generator, lr=lr_schedul
         loss = step(i, Xb, Yb, flat_grad)
         if loss is None:
             break
-        lossv = finite_loss(loss, i, steps, desc, hint)
+        lossv = loss.item()
+        if may_diverge and not (math.isfinite(lossv) and lossv <= MAX_LOSS):
+            result.diverged_at, result.diverged_loss = i, lossv
+            break
+        finite_loss(lossv, i, steps, desc, hint)
         lri = lr(i)
         with torch.no_grad():
             flat += -lri * flat_grad                  # p.data += -lr * p.grad, for every p at once
@@ -133,9 +140,8 @@ def minibatches(Xtr, Ytr, steps: int, batch_size: int, generator: torch.Generato
 MAX_LOSS = 1_000.0
 
 
-def finite_loss(loss: torch.Tensor, step: int, steps: int, desc: str, hint: str) -> float:
-    """The loss as a float; TrainingDiverged naming the step if it is NaN, infinite or above MAX_LOSS."""
-    lossv = loss.item()
+def finite_loss(lossv: float, step: int, steps: int, desc: str, hint: str) -> float:
+    """`lossv`; TrainingDiverged naming the step if it is NaN, infinite or above MAX_LOSS."""
     if not math.isfinite(lossv):
         raise TrainingDiverged(f"{desc}: loss is {lossv} at step {step} of {steps}; {hint}")
     if lossv > MAX_LOSS:

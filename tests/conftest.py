@@ -7,8 +7,9 @@ pytest-xdist (workers share a lock and a result file in the session's base temp)
   as a plain script, quick mode; tests/test_chapters.py and tests/test_workbook.py read it;
 - `built`: one quick strict build of the book, which executes every chapter once as a notebook;
   tests/test_site.py, tests/test_browser.py and the notes tests read it;
-- `kernel_set_run` (parametrized with an ATEN_CPU_CAPABILITY value): the gradient checks, every
-  test marked gradcheck, run again in a pytest of their own under that machine's CPU kernels.
+- `kernel_set_run` (parametrized with an ATEN_CPU_CAPABILITY value): every test marked kernels
+  (the gradient checks, the chapters' claims in quick mode) run again in a pytest of their own under
+  that machine's CPU kernels.
 
 As soon as the tests are collected, the runs the selected tests read start in the background,
 one at a time, longest first, and their readers are moved to the end: the workers test
@@ -126,12 +127,12 @@ def _site_build(folder: Path) -> dict:
             "log": proc.stdout + proc.stderr, "seconds": time.perf_counter() - start}
 
 
-def _gradient_checks(capability: str):
-    """Every test marked gradcheck, in a pytest of its own under ATEN_CPU_CAPABILITY=`capability`."""
+def _kernel_checks(capability: str):
+    """Every test marked kernels, in a pytest of its own under ATEN_CPU_CAPABILITY=`capability`."""
     def compute(folder: Path) -> dict:
         start = time.perf_counter()
         r = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:xdist", "-p", "no:cacheprovider",
-                            "-m", "gradcheck", "--basetemp", str(folder / "tmp")],
+                            "-m", "kernels", "--basetemp", str(folder / "tmp")],
                            env=clean_env({"ATEN_CPU_CAPABILITY": capability}), cwd=REPO,
                            capture_output=True, text=True, timeout=900)
         return {"capability": capability, "returncode": r.returncode, "stdout": r.stdout, "stderr": r.stderr,
@@ -141,9 +142,9 @@ def _gradient_checks(capability: str):
 
 # name -> compute(folder)
 RUNS = {"site-build": _site_build, **{f"script-{c.stem}": _chapter_script(c.stem) for c in CHAPTERS},
-        **{f"gradcheck-{cap}": _gradient_checks(cap) for cap in KERNEL_SETS}}
+        **{f"kernels-{cap}": _kernel_checks(cap) for cap in KERNEL_SETS}}
 # the background order: longest first, as measured here; any other run after these
-LONGEST_FIRST = ["site-build", "script-04_deep_mlp", "gradcheck-default", "gradcheck-avx2",
+LONGEST_FIRST = ["site-build", "script-04_deep_mlp", "kernels-default", "kernels-avx2",
                  "script-03_batchnorm", "script-02_init", "script-05_backprop"]
 
 
@@ -154,7 +155,7 @@ def shared_runs(item) -> list[str]:
     if "chapter_run" in params:
         names.append(f"script-{params['chapter_run']}")
     if "kernel_set_run" in params:
-        names.append(f"gradcheck-{params['kernel_set_run']}")
+        names.append(f"kernels-{params['kernel_set_run']}")
     return names
 
 
@@ -202,8 +203,8 @@ def chapter_run(request, tmp_path_factory) -> dict:
 
 @pytest.fixture(scope="session")
 def kernel_set_run(request, tmp_path_factory) -> dict:
-    """The gradient checks run once per session under ATEN_CPU_CAPABILITY=request.param."""
-    return once(tmp_path_factory, f"gradcheck-{request.param}")
+    """The tests marked kernels, run once per session under ATEN_CPU_CAPABILITY=request.param."""
+    return once(tmp_path_factory, f"kernels-{request.param}")
 
 
 def mkdocs_build(config: Path, site: Path, cache: Path, quick: bool = True,

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from conftest import run_python
 from makemore_lib import backprop, settings, train
 
-pytestmark = pytest.mark.gradcheck   # run again under other CPU kernels by tests/test_kernel_sets.py
+pytestmark = pytest.mark.kernels   # run again under other CPU kernels by tests/test_kernel_sets.py
 
 SHAPES = [(2, 3, 5), (7, 4, 1), (32, 30, 64), (50, 11, 27)]   # (n, fan_in, fan_out)
 TIGHT = dict(rtol=1e-12, atol=1e-14)                           # float64: only rounding may differ
@@ -206,7 +206,7 @@ def test_the_tolerance_is_rounding_steps_of_the_gradients_size():
 
 
 # --- the verdicts on the chapter's own network, whichever CPU kernels torch picks ---------------
-# tests/test_kernel_sets.py runs these (and every test marked gradcheck) again with ATEN_CPU_CAPABILITY=default
+# tests/test_kernel_sets.py runs these (and every test marked kernels) again with ATEN_CPU_CAPABILITY=default
 # and =avx2, so a verdict that depends on the machine fails on this one.
 
 def chapter_batch(n_embd=10, n_hidden=64, seed=settings.SEED):

@@ -109,6 +109,7 @@ def test_chapter_page_as_a_reader_sees_it(browser_page, server, source):
     text = page.inner_text("article")
     assert "Traceback" not in text
     assert "How this page was computed" in text and "mode: quick" in text
+    assert "```" not in text and "claims.check" not in text and "{{" not in text     # prose and code, nothing else
 
     images = page.evaluate("""() => [...document.querySelectorAll('article .jupyter-wrapper img')]
                               .map(img => img.complete && img.naturalWidth > 0)""")

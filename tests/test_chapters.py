@@ -1,20 +1,39 @@
-"""Every chapter runs as a plain script in quick mode; a failure names the chapter and shows its last output."""
+"""Every chapter runs as a plain script in quick mode; a failure names the chapter and shows its last output.
+
+The chapters' shape is checked without running them: prose in Markdown cells, no heading inside
+code, every claims.check hidden in a cell of its own right below the sentence it quotes, and no
+check that cannot fail.
+"""
+import ast
+import re
+
 import pytest
 
 from conftest import CHAPTERS, REPO, run_python
+from makemore_lib.book import chapters, pages
+
+WARNING = re.compile(r'^warning: not borne out by this run \((?P<why>[^)]*)\): "(?P<claim>.*)"', re.M)
+SUMMARY = re.compile(r"^claims: (\d+) sentences checked against this run's numbers, (.*)$", re.M)
 
 
 def test_there_are_five_chapters():
     assert [c.name[:3] for c in CHAPTERS] == ["01_", "02_", "03_", "04_", "05_"]
 
 
+@pytest.mark.kernels
 @pytest.mark.parametrize("chapter_run", [c.stem for c in CHAPTERS], indirect=True)
-def test_chapter_runs_as_a_script_in_quick_mode(chapter_run):
+def test_chapter_runs_as_a_script_in_quick_mode_and_its_sentences_hold(chapter_run):
+    """Every sentence that does not depend on the full training holds in quick mode, on this
+    machine's kernels and (tests/test_kernel_sets.py) on those of the others."""
     r, chapter = chapter_run, chapter_run["chapter"]     # one run per session, shared with tests/test_workbook.py
     tail = "\n".join((r["stdout"] + "\n" + r["stderr"]).splitlines()[-30:])
     assert r["returncode"] == 0, f"{chapter} failed (exit {r['returncode']}); last output:\n{tail}"
     assert "mode: quick" in r["stdout"], f"{chapter} does not print its mode:\n{tail}"
     assert "Traceback" not in r["stderr"], f"{chapter} printed a traceback:\n{tail}"
+    summary = SUMMARY.findall(r["stdout"])
+    assert len(summary) == 1 and int(summary[0][0]) > 0, f"{chapter} checked no sentence:\n{tail}"
+    not_preview = [m["claim"] for m in WARNING.finditer(r["stderr"]) if "this quick preview" not in m["why"]]
+    assert not_preview == [], f"{chapter}: sentences its quick run does not bear out: {not_preview}"
 
 
 def test_a_chapter_given_a_missing_data_file_stops_with_one_line(tmp_path):
@@ -42,3 +61,57 @@ def test_bad_input_stops_a_chapter_with_one_line_before_any_figure(tmp_path, cha
     assert len(lines) == 1 and lines[0].startswith("error: ") and problem in lines[0], r.stderr
     assert (str(words) if content else option) in lines[0]
     assert not figures.exists() or not any(figures.rglob("*.*"))
+
+
+# ---------------------------------------------------------------- the chapters' shape, read without running them
+
+def cells(source):
+    return chapters.notebook_from_source(source).cells
+
+
+def check_calls(code: str) -> list[ast.Call]:
+    return [n for n in ast.walk(ast.parse(code)) if isinstance(n, ast.Call)
+            and ast.unparse(n.func) == "claims.check"]
+
+
+def hidden(cell) -> bool:
+    return pages.CHECK_TAG in cell.metadata.get("tags", [])
+
+
+@pytest.mark.parametrize("source", CHAPTERS, ids=[c.stem for c in CHAPTERS])
+def test_no_markdown_heading_stands_in_a_code_cell(source):
+    headings = [(i, line) for i, cell in enumerate(cells(source), start=1) if cell.cell_type == "code"
+                for line in cell.source.splitlines() if re.match(r"#\s*#{1,6}\s+\w", line)]
+    assert headings == [], f"{source.name}: a heading inside a code cell renders as a comment (cell, line): {headings}"
+
+
+@pytest.mark.parametrize("source", CHAPTERS, ids=[c.stem for c in CHAPTERS])
+def test_every_check_is_hidden_right_below_the_sentence_it_quotes(source):
+    nb_cells, problems, found = cells(source), [], 0
+    for i, cell in enumerate(nb_cells):
+        if cell.cell_type != "code":
+            continue
+        calls = check_calls(cell.source)
+        if hidden(cell) and not calls:
+            problems.append(f"cell {i + 1} is hidden but checks nothing")
+        if hidden(cell) and re.search(r"\b(report|plots)\.", cell.source):
+            problems.append(f"cell {i + 1} is hidden but shows or publishes something")
+        if not calls:
+            continue
+        found += len(calls)
+        if not hidden(cell):
+            problems.append(f"cell {i + 1} checks a claim in view of the reader: tag it {pages.CHECK_TAG!r}")
+        above = i - 1
+        while above >= 0 and nb_cells[above].cell_type == "code" and hidden(nb_cells[above]):
+            above -= 1
+        prose = nb_cells[above].source if above >= 0 and nb_cells[above].cell_type == "markdown" else ""
+        for call in calls:
+            sentence, holds = call.args[0], call.args[1]
+            if not (isinstance(sentence, ast.Constant) and isinstance(sentence.value, str)):
+                problems.append(f"cell {i + 1}: the sentence must be a plain string quoted from the prose")
+            elif pages.sentence_span(sentence.value, prose) is None:
+                problems.append(f"cell {i + 1}: {sentence.value!r} is not in the Markdown cell right above")
+            if not any(isinstance(n, ast.Name) for n in ast.walk(holds)) or isinstance(holds, ast.Constant):
+                problems.append(f"cell {i + 1}: the check of {ast.unparse(sentence)} cannot fail: "
+                                f"{ast.unparse(holds)}")
+    assert found > 0 and problems == [], f"{source.name}: " + "; ".join(problems)

@@ -56,8 +56,12 @@ def test_vocabulary_comes_from_the_files_own_characters(tmp_path):
     (b"", "no words"),
     (b"\n  \n", "no words"),
     (b"anna\n\xff\xfe\n", "not UTF-8"),
-    (b"anna\nmr.bob\n", "contains '.'"),
+    (b"anna\nmr.bob\n", "line 2 'mr.bob' contains '.' (FULL STOP); '.' marks the start and end of every word"),
     (b"\xef\xbb\xbf\r\n", "no words"),
+    (b"anna\nmary jane\n", "line 2 'mary jane' contains ' ' (SPACE)"),
+    (b"anna\nbo\tb\n", "line 2 'bo\\tb' contains '\\t' (U+0009)"),
+    (b"anna\n<script>alert(1)</script>\n", "line 2 '<script>alert(1)</script>' contains '<' (LESS-THAN SIGN)"),
+    (b"anna\nwho?\n", "line 2 'who?' contains '?' (QUESTION MARK)"),
 ])
 def test_bad_data_files_give_one_clear_error(tmp_path, content, problem):
     f = tmp_path / "words.txt"
@@ -67,6 +71,17 @@ def test_bad_data_files_give_one_clear_error(tmp_path, content, problem):
         data.load_words(f)
     msg = str(e.value)
     assert str(f) in msg and problem in msg and "\n" not in msg
+
+
+def test_letters_of_any_script_digits_apostrophes_and_hyphens_make_a_word_and_case_is_kept(tmp_path):
+    f = tmp_path / "w.txt"
+    decomposed = "Zoe\u0308"                                      # e + combining diaeresis
+    f.write_text(f"José\nO'Brien\nAnne-Marie\nPorygon2\n{decomposed}\nZoë\nзоя\nemma\nEmma\n", encoding="utf-8")
+    words = data.load_words(f)
+    assert words == ["José", "O'Brien", "Anne-Marie", "Porygon2", "Zoë", "Zoë", "зоя", "emma", "Emma"]
+    stoi, itos = data.build_vocab(words)
+    assert "ë" in stoi and "e\u0308" not in "".join(stoi)            # one token, however it was typed
+    assert {"E", "e", "2", "'", "-", "я"} <= set(stoi) and len(itos) == len(set("".join(words))) + 1
 
 
 def test_a_byte_order_mark_and_crlf_line_ends_change_nothing(tmp_path):

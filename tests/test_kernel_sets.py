@@ -1,10 +1,11 @@
-"""The gradient checks again under the CPU kernels of other machines.
+"""The tests whose verdicts depend on the CPU's kernels, again under the kernels of other machines.
 
 torch picks its float32 kernels by the CPU's vector instructions (AVX-512, AVX2, none), so the
-rounding of every gradient, and with it the verdict "exact / close / wrong", depends on which
-machine runs the book. Every test marked gradcheck (the hand-written backward passes against
-autograd, chapter 5's exercises as a reader's script reports them) runs again here in a pytest of
-its own with ATEN_CPU_CAPABILITY set, which makes torch use that machine's kernels on this one.
+rounding of every gradient (and with it the verdict "exact / close / wrong") and every trajectory
+of a training run depend on which machine runs the book. Every test marked kernels (the
+hand-written backward passes against autograd; every chapter run as a script, whose claims that do
+not need the full training must all hold) runs again here in a pytest of its own with
+ATEN_CPU_CAPABILITY set, which makes torch use that machine's kernels on this one.
 """
 import re
 

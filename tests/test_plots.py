@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from conftest import run_python
-from makemore_lib import plots
+from makemore_lib import plots, settings
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -189,7 +189,7 @@ def test_a_figures_name_is_its_title_as_a_slug(title, slug):
 
 
 def test_a_script_saves_numbered_pngs_under_build_figures_of_its_chapter(script, monkeypatch, tmp_path, capsys):
-    monkeypatch.setattr(plots, "REPO_ROOT", tmp_path)
+    monkeypatch.setattr(settings, "REPO_ROOT", tmp_path)
     monkeypatch.delenv("MAKEMORE_FIGURES", raising=False)
     monkeypatch.setattr(sys, "argv", ["chapters/02_init.py"])
     plots.plot_lines([0, 1], {"a": [0, 1]}, title="first line", xlabel="x", ylabel="y")

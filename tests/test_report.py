@@ -22,7 +22,7 @@ import pytest
 
 from conftest import NAMES, REPO
 from makemore_lib import lecture, report, settings
-from makemore_lib.book import execute, notes
+from makemore_lib.book import execute, notes, pages
 
 sys.path.insert(0, str(REPO / "docs" / "hooks"))   # the MkDocs hook is a file MkDocs loads, not a package
 import book  # noqa: E402
@@ -80,19 +80,19 @@ def test_a_recorded_run_is_what_the_results_page_and_the_notes_read(shown, monke
 
 # ---------------------------------------------------------------- publish
 
-def test_publish_in_a_kernel_records_the_text_in_the_chosen_format_and_says_how_to_cite_it(shown):
-    assert report.publish("init/loss0", 3.295836866, fmt=".4f") == "3.2958"
+def test_publish_in_a_kernel_records_the_text_in_the_chosen_format_and_shows_it_as_plain_text(shown):
+    assert report.publish("init/loss0", 3.295836866, fmt=".4f") is None   # nothing for Jupyter to echo
     [(obj, _)] = shown
-    assert obj[report.VALUE_MIME] == {"name": "init/loss0", "text": "3.2958", "fmt": ".4f"}
-    assert "{{ value init/loss0 }}" in obj["text/markdown"] and "3.2958" in obj["text/markdown"]
+    assert obj == {"text/plain": "init/loss0 = 3.2958",                   # Jupyter shows the line
+                   report.VALUE_MIME: {"name": "init/loss0", "text": "3.2958", "fmt": ".4f"}}
     [value] = notes.collect([("02_init", executed(shown))]).values.values()
     assert (value.name, value.text, value.chapter) == ("init/loss0", "3.2958", "02_init")
 
 
-def test_publish_in_a_script_prints_nothing_and_returns_the_text(script, capsys):
-    assert report.publish("batchnorm/val", 2.1, fmt=".3f") == "2.100"
-    assert report.publish("runs", 12000, fmt=",") == "12,000"
-    assert capsys.readouterr().out == ""
+def test_publish_in_a_script_prints_the_name_and_the_text(script, capsys):
+    report.publish("batchnorm/val", 2.1, fmt=".3f")
+    report.publish("runs", 12000, fmt=",")
+    assert capsys.readouterr().out == "batchnorm/val = 2.100\nruns = 12,000\n"
 
 
 @pytest.mark.parametrize("name", ["first loss", "", "-x", ".x", "a{b}", "loss\n"])
@@ -117,7 +117,7 @@ def test_a_table_shows_floats_with_4_decimals_and_everything_else_as_given(scrip
     ["layer", "max |gradient of the output|"],                                   # chapters/04_deep_mlp.py
 ])
 def test_a_table_renders_as_a_table_with_a_pipe_in_a_cell(header):
-    html = markdown.markdown(report.table(header, [["|x|", *[1.5] * (len(header) - 1)]]), **book.OUTPUT_MARKDOWN)
+    html = markdown.markdown(report.table(header, [["|x|", *[1.5] * (len(header) - 1)]]), **pages.OUTPUT_MARKDOWN)
     assert html.count("<th>") == len(header) and html.count("<td>") == len(header), html
     assert "|h| &gt; 0.99" in html or "max |gradient" in html
     assert "<td>|x|</td>" in html
@@ -126,14 +126,22 @@ def test_a_table_renders_as_a_table_with_a_pipe_in_a_cell(header):
 # ---------------------------------------------------------------- source and stamp
 
 @pytest.mark.parametrize("obj", [report.table, settings.Settings.stamp, settings.Settings])
-def test_show_source_shows_the_objects_own_source_dedented_in_a_python_fence(script, capsys, obj):
+def test_show_source_prints_the_objects_own_source_dedented_under_its_name(script, capsys, obj):
     report.show_source(obj)
-    out = capsys.readouterr().out
-    assert out.startswith("```python\n") and out.endswith("\n```\n")
-    code = out[len("```python\n"):-len("\n```\n")]
-    assert code == textwrap.dedent(inspect.getsource(obj)).rstrip()
+    header, code = capsys.readouterr().out.split("\n", 1)
+    assert header == f"# {obj.__module__}.{obj.__qualname__}"
+    assert code == textwrap.dedent(inspect.getsource(obj)).rstrip() + "\n\n"
     assert code.startswith(("def ", "class ", "@"))
     ast.parse(code)   # a method's source, dedented, is valid Python on its own
+
+
+@pytest.mark.parametrize("obj", [report.table, settings.Settings])
+def test_on_the_page_library_code_is_a_highlighted_code_block_not_a_literal_fence(shown, obj):
+    report.show_source(obj)
+    [(data, _)] = shown
+    html = markdown.markdown(data["text/markdown"], **pages.OUTPUT_MARKDOWN)
+    assert html.startswith('<div class="highlight"><pre>') and "```" not in html
+    assert '<span class="k">def</span>' in html or '<span class="k">class</span>' in html
 
 
 def test_the_stamp_names_mode_steps_data_and_its_hash(script, capsys, tmp_path):
@@ -155,5 +163,7 @@ def test_in_a_kernel_the_stamp_is_the_info_admonition_the_site_marks_as_the_stam
     report.show_stamp(S)
     [(obj, _)] = shown
     assert obj["text/markdown"] == f'!!! info "How this page was computed"\n    {S.stamp()}'
-    page = book.page_notebook(nbformat.reads(json.dumps(executed(shown)), as_version=4))
-    assert 'class="makemore-stamp"' in page.cells[0].outputs[0]["data"]["text/html"]
+    page, problems = pages.page_notebook(nbformat.reads(json.dumps(executed(shown)), as_version=4),
+                                         notes.Citable(), "chapters/02_init.py", quick=True)
+    assert problems == [] and 'class="makemore-stamp"' in page.cells[0].outputs[0]["data"]["text/html"]
+    assert "CPU kernels: " in S.stamp()

@@ -67,3 +67,44 @@ def test_bench_passes_the_settings_options_on_and_refuses_unknown_ones():
     bad = run_python(["-m", "makemore_lib.bench", "--rounds", "1", "--steps", "5", "--bogus"])
     assert bad.returncode == 1 and bad.stdout == ""
     assert bad.stderr.splitlines() == [f"error: unknown option '--bogus'; {VALID}"]
+
+
+# ---------------------------------------------------------------- every environment value: one line
+
+@pytest.mark.parametrize("value", ["abc", "0", "-1", "1.5", " "])
+def test_a_thread_count_that_is_not_a_whole_number_is_one_line(value):
+    r = run_python("from makemore_lib import settings; settings.load()", {"MAKEMORE_THREADS": value})
+    assert r.returncode == 1
+    assert r.stderr.strip().splitlines() == [
+        f"error: MAKEMORE_THREADS={value!r} is not a number of threads; unset it (one thread, the fastest for "
+        f"this book's small networks) or set a whole number such as 2"]
+
+
+def test_a_thread_count_is_given_to_torch():
+    r = run_python("from makemore_lib import settings; import torch; settings.load(); print(torch.get_num_threads())",
+                   {"MAKEMORE_THREADS": "2"})
+    assert r.returncode == 0 and r.stdout.strip() == "2", r.stderr
+
+
+def test_a_script_saves_its_figures_whatever_mplbackend_says(tmp_path):
+    code = ("from makemore_lib import settings, plots; settings.load(); "
+            "plots.plot_lines([0, 1], {'a': [0, 1]}, title='t', xlabel='x', ylabel='y')")
+    r = run_python(code, {"MPLBACKEND": "nonsense", "MAKEMORE_FIGURES": str(tmp_path)})
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+    assert len(list(tmp_path.rglob("*.png"))) == 1
+
+
+def test_in_jupyter_an_mplbackend_matplotlib_refuses_is_one_line():
+    code = ("import sys, types; sys.modules['ipykernel'] = types.ModuleType('ipykernel'); "
+            "from makemore_lib import settings\ntry:\n    settings.read()\nexcept Exception as e:\n    print(e)")
+    r = run_python(code, {"MPLBACKEND": "nonsense"})
+    assert r.stdout.strip() == "MPLBACKEND='nonsense' is not a matplotlib backend; unset it, or use inline or agg"
+
+
+def test_a_figures_folder_that_cannot_be_written_is_one_line_before_any_output(tmp_path):
+    blocked = tmp_path / "file"
+    blocked.write_text("")                      # a file where the folder should be
+    r = run_python("from makemore_lib import chapter; chapter.begin()", {"MAKEMORE_FIGURES": str(blocked / "figs")})
+    assert r.returncode == 1 and r.stdout == ""
+    assert r.stderr.strip().splitlines() == [f"error: cannot write to {blocked / 'figs'} (Not a directory); make it "
+                                             f"writable, or set MAKEMORE_FIGURES to a writable folder"]

@@ -5,6 +5,7 @@ temporary cache, so it executes every chapter for real; tests/test_browser.py op
 """
 from __future__ import annotations
 
+import html
 import json
 import os
 import re
@@ -23,7 +24,7 @@ sys.path.insert(0, str(HOOKS))   # the MkDocs hook is a file MkDocs loads, not a
 
 import book  # noqa: E402
 from conftest import CHAPTERS, ROOT, chapter_page, executed_notebook, mkdocs_build, run_python, tiny_book  # noqa: E402
-from makemore_lib.book import execute, workbook  # noqa: E402
+from makemore_lib.book import execute, pages, workbook  # noqa: E402
 from makemore_lib import report, settings  # noqa: E402
 
 
@@ -47,6 +48,42 @@ def test_every_chapter_page_carries_its_stamp(built):
         assert stamp, f"{source.name}: no stamp"
         text = stamp.group(1)
         assert "mode: quick" in text and "sha256" in text and "torch" in text, text
+        assert re.search(r"CPU kernels: (DEFAULT|AVX2|AVX512|\w+)", text), text
+
+
+def _text(html: str) -> str:
+    """What a reader reads: the page without its tags, scripts and styles."""
+    html = re.sub(r"<(script|style)\b.*?</\1>", "", html, flags=re.S)
+    return re.sub(r"<[^>]+>", "", html)
+
+
+def test_pages_read_as_prose_and_code_no_check_no_literal_fence_no_citation(built):
+    for source in CHAPTERS:
+        page = chapter_page(built, source)
+        text = _text(page)
+        assert "```" not in text, f"{source.name}: a literal code fence on the page"
+        assert "claims.check" not in page and "remove-cell" not in page, f"{source.name}: check code on the page"
+        assert "{{" not in text, f"{source.name}: a citation left unfilled"
+        assert '<div class="highlight"><pre>' in page or "report.show_source" not in source.read_text()
+
+
+def test_every_heading_of_a_chapter_is_in_its_table_of_contents(built):
+    import jupytext
+    for source in CHAPTERS:
+        page = chapter_page(built, source)
+        start, depth = page.index('<nav class="md-nav md-nav--secondary"'), 0
+        for tag in re.finditer(r"<(/?)nav\b", page[start:]):      # the secondary nav holds nested ones
+            depth += -1 if tag.group(1) else 1
+            if depth == 0:
+                toc = page[start:start + tag.end()]
+                break
+        headings = [line.lstrip("#").strip() for cell in jupytext.read(source).cells if cell.cell_type == "markdown"
+                    for line in cell.source.splitlines() if re.match(r"#{2,3} ", line)]
+        assert headings, source.name
+        listed = " ".join(html.unescape(_text(toc)).split())
+        for heading in headings:
+            plain = " ".join(re.sub(r"[`*]", "", heading).split())
+            assert plain in listed, f"{source.name}: {heading!r} is not in the table of contents"
 
 
 def test_downloads_are_the_chapter_unexecuted(built):
@@ -243,16 +280,19 @@ def test_a_raising_cell_fails_the_build_naming_chapter_and_cell_and_stops_the_ot
     assert proc.returncode != 0 and time.perf_counter() - start < 60    # did not wait for the sleeper
     error = [line for line in proc.stderr.splitlines() if line.startswith("ERROR")]
     assert len(error) == 1 and error[0].startswith("ERROR   -  chapters/01_data.py"), proc.stderr
-    assert "cell 3, line 9" in error[0], error[0]
-    assert "`numerator = 1`" in error[0] and "ZeroDivisionError: division by zero" in error[0]
+    raising = BROKEN.splitlines().index("ratio = numerator / 0") + 1          # the line that raised, not the cell's
+    assert f"failed at line {raising} (`ratio = numerator / 0`), in cell 3:" in error[0], error[0]
+    assert "ZeroDivisionError: division by zero" in error[0]
     assert "Traceback" not in proc.stderr and "02_init.py failed" not in proc.stderr, proc.stderr
     assert not (tmp_path / "site" / "chapters").exists()
     assert not list((tmp_path / "cache").rglob("*.ipynb"))              # nothing of either chapter cached
     assert not _kernels(tmp_path)
 
 
-def test_ctrl_c_ends_the_build_with_one_line(tmp_path):
-    """SIGINT to the build's process group, as a terminal's Ctrl-C sends it."""
+@pytest.mark.parametrize("second", [None, 0.05], ids=["once", "twice"])
+def test_ctrl_c_ends_the_build_with_one_line(tmp_path, second):
+    """SIGINT to the build's process group, as a terminal's Ctrl-C sends it; a second one while the
+    kernels shut down adds nothing (no nbclient exit handler complaining about a kernel already gone)."""
     import signal
     config = tiny_book(tmp_path, {"01_data.py": SLEEPER, "02_init.py": SLEEPER})
     env = {k: v for k, v in os.environ.items() if k not in ("MAKEMORE_DATA",)}
@@ -267,22 +307,75 @@ def test_ctrl_c_ends_the_build_with_one_line(tmp_path):
         log += line
     time.sleep(3)
     os.killpg(proc.pid, signal.SIGINT)
+    if second:
+        time.sleep(second)
+        os.killpg(proc.pid, signal.SIGINT)
     rest, _ = proc.communicate(timeout=60)
-    assert proc.returncode == 130, log + rest
+    assert proc.returncode in (130, -signal.SIGINT), log + rest
     assert rest.strip().splitlines() == ["makemore: build interrupted; the chapters that were executing were "
                                          "stopped and nothing of theirs was cached"], rest
     assert not list((tmp_path / "cache" / "chapters").glob("*.ipynb"))
     assert not _kernels(tmp_path)
 
 
-def test_a_bad_setting_stops_the_build_with_one_line_before_any_kernel(tmp_path):
+def test_no_exit_handler_of_an_interrupted_execution_outlives_the_build(monkeypatch):
+    import asyncio
+    import atexit
+
+    class Client:                       # what nbclient leaves behind when cancelled in its cleanup
+        km = None
+
+        def _cleanup_kernel(self):
+            raise AssertionError("a kernel that is already gone")
+
+    client, dropped = Client(), []
+    monkeypatch.setattr(atexit, "unregister", dropped.append)
+    execute.CLIENTS.append(client)
+    loop = asyncio.new_event_loop()
+    execute._forget_clients(loop)
+    loop.close()
+    assert dropped == [client._cleanup_kernel] and execute.CLIENTS == []
+
+
+@pytest.mark.parametrize("name, value, message", [
+    ("ATEN_CPU_CAPABILITY", "", "ATEN_CPU_CAPABILITY='' is not a CPU kernel set torch knows; "
+                                "unset it or use one of default, avx2, avx512"),
+    ("MAKEMORE_THREADS", "abc", "MAKEMORE_THREADS='abc' is not a number of threads; unset it (one thread, the "
+                                "fastest for this book's small networks) or set a whole number such as 2"),
+    ("MAKEMORE_QUICK", "maybe", "MAKEMORE_QUICK='maybe' is not a yes/no value; use MAKEMORE_QUICK=1 or MAKEMORE_QUICK=0"),
+])
+def test_a_bad_setting_stops_the_build_with_one_line_before_any_kernel(tmp_path, name, value, message):
     config = tiny_book(tmp_path, {"01_data.py": SLEEPER})
-    proc = mkdocs_build(config, tmp_path / "site", tmp_path / "cache", env_extra={"ATEN_CPU_CAPABILITY": ""})
+    proc = mkdocs_build(config, tmp_path / "site", tmp_path / "cache", env_extra={name: value})
     assert proc.returncode != 0
     errors = [line for line in proc.stderr.splitlines() if line.startswith("ERROR")]
-    assert errors == ["ERROR   -  ATEN_CPU_CAPABILITY='' is not a CPU kernel set torch knows; "
-                      "unset it or use one of default, avx2, avx512"], proc.stderr
+    assert errors == [f"ERROR   -  {message}"], proc.stderr
     assert "executing" not in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_a_cache_that_cannot_be_written_stops_the_build_with_one_line_naming_it(tmp_path):
+    config = tiny_book(tmp_path, {"01_data.py": SLEEPER})
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")                                  # as unwritable as a read-only folder, even for root
+    proc = mkdocs_build(config, tmp_path / "site", blocked / "cache")
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("ERROR")]
+    assert proc.returncode != 0 and errors == [
+        f"ERROR   -  cannot write to {blocked / 'cache'} (Not a directory); make it writable, or set "
+        f"MAKEMORE_CACHE to a writable folder"], proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_a_damaged_page_cache_entry_is_discarded_and_the_page_rendered_again(tmp_path):
+    config = tiny_book(tmp_path, {"01_data.py": SLEEPER.split("# %%\nimport time")[0]})
+    first = mkdocs_build(config, tmp_path / "site", tmp_path / "cache")
+    assert first.returncode == 0, first.stderr
+    [entry] = (tmp_path / "cache" / "pages").glob("*.json")       # mkdocs-jupyter's rendered page
+    entry.write_text(entry.read_text()[:100])                       # cut short, as by an interrupted write
+    again = mkdocs_build(config, tmp_path / "site", tmp_path / "cache")
+    assert again.returncode == 0 and "WARNING" not in again.stderr, again.stderr
+    assert f"re-rendering: the page cache entry {entry.name} was unreadable" in again.stderr
+    assert "executing" not in again.stderr and "How this page was computed" in chapter_page(
+        {"site": str(tmp_path / "site")}, tmp_path / "chapters" / "01_data.py")
 
 
 def test_a_truncated_cache_entry_is_re_executed_without_failing_a_strict_build(tmp_path):
@@ -365,25 +458,25 @@ def test_the_cpu_kernels_in_the_key_are_torchs_and_remembered_per_cpu(tmp_path, 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     monkeypatch.delenv("ATEN_CPU_CAPABILITY", raising=False)
     real = torch.backends.cpu.get_cpu_capability()
-    assert execute.cpu_capability() == real
-    memo = execute.capability_file()
+    assert settings.cpu_capability() == real
+    memo = settings.capability_file()
     assert memo.is_relative_to(tmp_path) and list(json.loads(memo.read_text()).values()) == [real]
     asked = []
     monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: asked.append(1) or "ASKED")
-    assert execute.cpu_capability() == real and asked == []          # the same CPU: from the file
+    assert settings.cpu_capability() == real and asked == []          # the same CPU: from the file
     monkeypatch.setenv("ATEN_CPU_CAPABILITY", "default")
-    assert execute.cpu_capability() == "ASKED" and asked == [1]      # another kernel set: torch is asked
+    assert settings.cpu_capability() == "ASKED" and asked == [1]      # another kernel set: torch is asked
     memo.write_text("{not json")
     monkeypatch.delenv("ATEN_CPU_CAPABILITY")
-    assert execute.cpu_capability() == "ASKED"                       # an unreadable file: torch is asked
-    monkeypatch.setattr(execute, "_cpu_fingerprint", lambda: None)    # no CPU flags to read (not Linux)
-    assert execute.cpu_capability() == "ASKED" and len(asked) == 3
+    assert settings.cpu_capability() == "ASKED"                       # an unreadable file: torch is asked
+    monkeypatch.setattr(settings, "_cpu_fingerprint", lambda: None)    # no CPU flags to read (not Linux)
+    assert settings.cpu_capability() == "ASKED" and len(asked) == 3
 
 
 def test_the_build_reads_its_settings_and_keys_the_chapters_without_loading_torch(tmp_path):
     """torch costs a build 1.5-2 s of its start; the build itself runs none of it."""
     xdg = {"XDG_CACHE_HOME": str(tmp_path)}
-    assert run_python("from makemore_lib.book import execute; execute.cpu_capability()", xdg).returncode == 0
+    assert run_python("from makemore_lib import settings; settings.cpu_capability()", xdg).returncode == 0
     code = (f"import sys; sys.path.insert(0, {str(HOOKS)!r}); import book; "
             "from makemore_lib import settings; from makemore_lib.book import execute; "
             "S = settings.read([]); "
@@ -451,7 +544,7 @@ def test_fold_solutions_wraps_each_run_of_solution_cells():
              nbformat.v4.new_code_cell("b = 2", metadata={"tags": ["solution"]}),
              nbformat.v4.new_code_cell("check()"),
              nbformat.v4.new_code_cell("c = 3", metadata={"tags": ["solution"]})]
-    folded = book.fold_solutions(cells)
+    folded = pages.fold_solutions(cells)
     kinds = [c.source if c.cell_type == "raw" else c.cell_type for c in folded]
     opening = '<details class="success solution"><summary>Solution</summary>'
     assert kinds == ["markdown", opening, "code", "code", "</details>", "code", opening, "code", "</details>"]

@@ -79,11 +79,23 @@ def test_nan_loss_stops_training_naming_the_step(splits):
 
 
 def test_a_loss_above_the_bound_stops_like_nan():
-    assert train.finite_loss(torch.tensor(28.0), 0, 10, "run", "hint") == 28.0
-    assert train.finite_loss(torch.tensor(train.MAX_LOSS), 0, 10, "run", "hint") == train.MAX_LOSS
+    assert train.finite_loss(28.0, 0, 10, "run", "hint") == 28.0
+    assert train.finite_loss(train.MAX_LOSS, 0, 10, "run", "hint") == train.MAX_LOSS
     with pytest.raises(TrainingDiverged) as e:
-        train.finite_loss(torch.tensor(2.5e7), 3, 10, "run", "lower the learning rate")
+        train.finite_loss(2.5e7, 3, 10, "run", "lower the learning rate")
     assert str(e.value) == "run: loss is 2.5e+07 at step 3 of 10, above 1,000 (train.MAX_LOSS); lower the learning rate"
+
+
+def test_an_experiment_meant_to_diverge_reports_where_instead_of_stopping_the_chapter(splits):
+    g = gen()
+    result = train.train(models.MLP(splits.vocab_size, generator=g), splits.Xtr, splits.Ytr, 500, g,
+                         lr=lambda i: 1e6, ud_every=None, may_diverge=True)
+    assert result.diverged_at == 1 and result.diverged_loss > train.MAX_LOSS
+    assert len(result.lossi) == 1                           # the steps before the blow-up, nothing after
+    g = gen()
+    calm = train.train(models.MLP(splits.vocab_size, generator=g), splits.Xtr, splits.Ytr, 20, g,
+                       ud_every=None, may_diverge=True)
+    assert calm.diverged_at is None and calm.diverged_loss is None and len(calm.lossi) == 20
 
 
 def test_an_exploding_learning_rate_stops_training_at_once(splits):

@@ -1,5 +1,6 @@
 """The workbook generator (makemore_lib/book/workbook.py) and the workbook of chapter 5: blank as generated,
-it runs to the end and reports every exercise unfilled; the chapter itself reports every gradient matching."""
+it runs to the end and reports every exercise unfilled; filled with one wrong gradient, it names that gradient;
+the chapter itself reports every gradient matching."""
 import ast
 import re
 
@@ -195,11 +196,50 @@ def test_the_blank_workbook_runs_to_the_end_and_reports_every_exercise_unfilled(
     assert summaries[0][1] == "26"
     assert "waiting for a backward pass" in out and "nothing was trained" in out
     assert "exercise 4: no gradients to check yet" in out
-    assert "training step timing: autograd" in out     # the cells after exercise 4 ran too
-    assert "Exercise 4: waiting for `manual_backward`" in out and "0 of 28 gradients written so far" in out
+    assert re.search(r"^backprop/autograd_us = \d+$", out, re.M), out[-2000:]   # the cells after exercise 4 ran too
+    assert "backprop/loop_us = nan" in out and "backprop/vectorised_us = nan" in out
+    # the verdicts the prose cites, in the words of the tables
+    for name, text in [("ex1", "0 of 26 gradients written so far"), ("ex2", "not written yet"),
+                       ("ex3", "not written yet"), ("ex4", "0 of 7 gradients written so far"),
+                       ("ex1to3", "0 of 28 gradients written so far")]:
+        assert f"backprop/{name}_verdict = {text}\n" in out, name
 
 
-@pytest.mark.gradcheck
+MANUAL_BACKWARD = re.compile(r'^# %% tags=\["solution"\]\ndef manual_backward\(.*?(?=^# %%)', re.M | re.S)
+WARNING = re.compile(r'^warning: not borne out by this run \((?P<why>[^)]*)\): "(?P<claim>.*)" \((?P<numbers>.*)\)$', re.M)
+
+
+def test_a_workbook_with_one_wrong_gradient_is_told_which_and_never_blamed_on_the_preview(tmp_path):
+    """Exercise 4 filled in with the chapter's solution but dW1 32 times too large: the verdict the
+    prose cites names W1, as the table does, and no warning lays the misses on the quick preview."""
+    source = CHAPTER.read_text(encoding="utf-8")
+    solution = MANUAL_BACKWARD.search(source).group(0)
+    right = "    dW1 = embcat.T @ dhprebn "
+    assert solution.count(right) == 1
+    wrong = solution.replace(right, "    dW1 = 32 * (embcat.T @ dhprebn) ")
+    workbook = wb.make_workbook(source)
+    blank = wb.make_workbook(solution)
+    assert blank != solution and workbook.count(blank) == 1
+    path = tmp_path / "05_backprop_workbook.py"
+    path.write_text(workbook.replace(blank, wrong), encoding="utf-8")
+    r = run_python([str(path)], {"MAKEMORE_QUICK": "1", "MAKEMORE_FIGURES": str(tmp_path / "figures")},
+                   cwd=tmp_path, timeout=600)
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr[-2000:]
+    out = r.stdout
+    steps = [s for s in SUMMARY.findall(out) if s[0].startswith("4, step")]
+    assert len(steps) == 3 and all(s[4] == "1" for s in steps), steps       # the table: W1 wrong at every step
+    assert "backprop/ex4_verdict = 1 of 7 gradients wrong: W1\n" in out
+    assert "trained 2,000 steps with the manual backward pass" in out
+    assert "preview" not in r.stderr and "preview" not in out
+    warnings = WARNING.findall(r.stderr)
+    assert warnings and all(why == "quick mode" for why, _, _ in warnings), warnings
+    named = [claim for _, claim, numbers in warnings if numbers == "1 of 7 gradients wrong: W1"]
+    assert any("The verdict on exercise 4's `manual_backward`" in c for c in named), warnings
+    assert any("within 0.02 of the lecture's" in claim and "1 of 7 gradients wrong: W1" in numbers
+               for _, claim, numbers in warnings), warnings
+
+
+@pytest.mark.kernels
 @pytest.mark.parametrize("chapter_run", [CHAPTER.stem], indirect=True)
 def test_the_chapter_itself_reports_every_gradient_matching(chapter_run):
     run = chapter_run                                      # the same run tests/test_chapters.py checks

@@ -4,12 +4,14 @@ What it does, in build order:
 - on_config: reads the mode and data file exactly as the chapters will (settings.read, no torch), and
   points mkdocs-jupyter's HTML cache next to ours.
 - on_files (before mkdocs-jupyter's): executes the chapters through makemore_lib.book.execute (cached),
-  turns each executed notebook into a page notebook (markdown outputs rendered with the
-  site's Markdown, solution cells folded, download links beside the stamp) that
-  mkdocs-jupyter renders with execute: false, and adds the downloads (.py, .ipynb, workbook)
-  and the vendored MathJax to the site.
-- on_nav (after on_files, before any page renders): indexes what notes can cite (makemore_lib.book.notes:
-  values and figures of the executed chapters), adds the figures to the site, reads the notes for backlinks.
+  indexes what prose can cite (makemore_lib.book.notes: values and figures of the executed chapters),
+  checks the chapters' claims (full mode: a sentence its numbers do not bear out stops the build),
+  turns each executed notebook into a page notebook (makemore_lib.book.pages: citations filled,
+  failed claims marked, markdown outputs rendered with the site's Markdown, solution cells
+  folded, download links beside the stamp) that mkdocs-jupyter renders with execute: false
+  (its remove_tag_config leaves out the check cells), and adds the downloads (.py, .ipynb,
+  workbook) and the vendored MathJax to the site.
+- on_nav (after on_files, before any page renders): adds the figures to the site, reads the notes for backlinks.
 - on_page_markdown: fills the results page from the runs the chapters recorded; replaces the citations
   ({{ value NAME }}, {{ figure CHAPTER/NAME }}) of every Markdown page, one ERROR line per citation of nothing.
 - on_page_content / on_post_page: drops nbconvert's CDN script tags, checks that every
@@ -20,27 +22,23 @@ from __future__ import annotations
 import html
 import json
 import logging
-import os
 import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import markdown
 import nbformat
 from mkdocs.exceptions import PluginError
 from mkdocs.plugins import event_priority
 from mkdocs.structure.files import File
 from mkdocs.utils import get_relative_url
 
-from makemore_lib.book import chapters, execute, notes, workbook
+from makemore_lib.book import chapters, execute, notes, pages, workbook
 
 log = logging.getLogger("mkdocs.hooks.makemore")
 
-DOWNLOADS_TOKEN = "@@MAKEMORE_DOWNLOADS@@"
+DOWNLOADS_TOKEN = pages.DOWNLOADS_TOKEN
 MATHJAX_PARTS = ("tex-mml-chtml.js", "input", "output/chtml", "ui", "a11y")
-OUTPUT_MARKDOWN = dict(extensions=["admonition", "tables", "pymdownx.arithmatex"],
-                       extension_configs={"pymdownx.arithmatex": {"generic": True}})
 
 
 @dataclass
@@ -69,7 +67,10 @@ class Book:
             raise PluginError(str(exc)) from None
         self.run_mime = report.RUN_MIME
         self.lib_dir = Path(settings.__file__).resolve().parent
-        self.cache = Path(os.environ.get("MAKEMORE_CACHE") or self.root / ".cache").resolve()
+        try:
+            self.cache = settings.cache_dir(self.root)
+        except Exception as exc:  # an unwritable cache folder
+            raise PluginError(str(exc)) from None
         self.chapters: list[Chapter] = []
 
 
@@ -85,7 +86,24 @@ def on_config(config):
     if jupyter is None:
         raise PluginError("mkdocs.yml must enable the mkdocs-jupyter plugin")
     jupyter.config["cache_dir"] = str(BOOK.cache / "pages")
+    discard_damaged_pages(BOOK.cache / "pages")
     return config
+
+
+def discard_damaged_pages(pages_dir: Path) -> None:
+    """mkdocs-jupyter reads its page cache without a guard: one truncated entry would fail every
+    build with a JSONDecodeError. An entry it could not use is removed (one line each), and the
+    page is rendered again."""
+    for entry in sorted(pages_dir.glob("*.json")):
+        try:
+            cached = json.loads(entry.read_text(encoding="utf-8"))
+            usable = isinstance(cached, dict) and isinstance(cached.get("content"), str) \
+                and isinstance(cached.get("toc_tokens"), list)
+        except (OSError, ValueError):
+            usable = False
+        if not usable:
+            entry.unlink(missing_ok=True)
+            log.info("re-rendering: the page cache entry %s was unreadable", entry.name)
 
 
 def on_serve(server, config, builder):
@@ -111,50 +129,70 @@ def on_files(files, config):
         print(f"makemore: build {exc}", file=sys.stderr)
         raise SystemExit(130) from None
 
+    global CITED
+    notebooks = {source: nbformat.read(executed[source], as_version=4) for source in sources}
+    CITED = notes.collect([(source.stem, nb) for source, nb in notebooks.items()])
+    for problem in CITED.problems:
+        log.error(problem)
     book.chapters = []
     for source in sources:
         chapter = Chapter(source, executed[source], f"chapters/{source.stem}.ipynb")
-        nb = nbformat.read(chapter.executed, as_version=4)
+        nb = notebooks[source]
         check_outputs(chapter, nb)
         chapter.runs = execute.records(nb, book.run_mime)
-        log_claims(chapter, nb)
+        book.chapters.append(chapter)
+    check_claims(book.chapters, notebooks)
+    for chapter in book.chapters:
+        where = str(chapter.source.relative_to(book.root))
         # a real file under a source dir of its own: mkdocs-jupyter's wrapper needs src_dir
         pages_src = book.cache / "page-notebooks"
-        write_if_changed(pages_src / chapter.page_uri, nbformat.writes(page_notebook(nb)))
-        files.append(File(chapter.page_uri, src_dir=str(pages_src), dest_dir=config.site_dir,
-                          use_directory_urls=config.use_directory_urls))
-        for uri, content in downloads(source):
+        page = File(chapter.page_uri, src_dir=str(pages_src), dest_dir=config.site_dir,
+                    use_directory_urls=config.use_directory_urls)
+        page_nb, problems = pages.page_notebook(notebooks[chapter.source], CITED, where, book.settings.quick,
+                                                lambda figure: get_relative_url(figure.uri, page.url),
+                                                chapter.source.read_text(encoding="utf-8"))
+        for problem in problems:
+            log.error(problem)
+        write_if_changed(pages_src / chapter.page_uri, nbformat.writes(page_nb))
+        files.append(page)
+        for uri, content in downloads(chapter.source):
             files.append(File.generated(config, uri, content=content))
             chapter.downloads.append(uri)
-        book.chapters.append(chapter)
 
     for path, uri in mathjax_files():
         files.append(File.generated(config, uri, abs_src_path=str(path)))
     return files
 
 
-def log_claims(chapter: Chapter, nb) -> None:
-    """`chapters/02_init.py: 14 claims checked, 0 failed`, then, in quick mode, each claim its
-    numbers did not bear out (INFO: a quick build is --strict, and a preview may miss a claim;
-    the page shows the note). In full mode a false claim has already failed the build in its
-    kernel (claims.ClaimFailed); one recorded as failed anyway fails it here."""
+def check_claims(chapters_run: list[Chapter], notebooks: dict) -> None:
+    """`chapters/02_init.py: 14 claims checked, 0 failed`, then each sentence its numbers did not
+    bear out. In quick mode that is INFO (the page marks the sentence: a preview may miss a claim
+    about the full training); in full mode every such sentence is an error, and the build stops
+    before any page is rendered."""
     from makemore_lib import claims
 
-    name = chapter.source.relative_to(BOOK.root)
-    checked = execute.records(nb, claims.CLAIM_MIME)
-    failed = [c for c in checked if not c.get("holds")]
-    log.info("%s: %d claims checked, %d failed", name, len(checked), len(failed))
-    for c in failed:
-        if not BOOK.settings.quick:
-            raise PluginError(f"{name}: claim does not hold in full mode: {c['claim']!r} "
-                              f"({c.get('numbers') or 'no numbers given'}). No page was rendered.")
-        log.info("%s: claim not borne out by this quick preview: %r (%s)", name, c["claim"],
-                 c.get("numbers") or "no numbers given")
+    failed_in_full = 0
+    for chapter in chapters_run:
+        name = chapter.source.relative_to(BOOK.root)
+        checked = execute.records(notebooks[chapter.source], claims.CLAIM_MIME)
+        failed = [c for c in checked if not c.get("holds")]
+        log.info("%s: %d claims checked, %d failed", name, len(checked), len(failed))
+        for c in failed:
+            numbers = c.get("numbers") or "no numbers given"
+            if BOOK.settings.quick:
+                kind = "this quick preview" if claims.preview_only(c) else "this build"
+                log.info("%s: claim not borne out by %s: %r (%s)", name, kind, c["claim"], numbers)
+            else:
+                failed_in_full += 1
+                log.error("%s: claim does not hold in full mode: %r (%s)", name, c["claim"], numbers)
+    if failed_in_full:
+        raise PluginError(f"{failed_in_full} sentence(s) not borne out by the full-mode run (listed above); "
+                          f"no page was rendered: rephrase each sentence or correct its check")
 
 
 def write_if_changed(path: Path, text: str) -> None:
     """Leave an unchanged file alone, so mkdocs-jupyter's cache (keyed on its bytes) stays warm."""
-    if path.is_file() and path.read_text(encoding="utf-8") == text:
+    if path.is_file() and path.read_bytes() == text.encode("utf-8"):
         return
     execute.write_atomic(path, text)
 
@@ -177,74 +215,6 @@ def check_outputs(chapter: Chapter, nb) -> None:
                 raise PluginError(f"{name}: cell {i} has a traceback in its output; no page was rendered.")
             if out.get("name") == "stderr" and text.strip():
                 log.warning("%s: cell %d wrote to stderr: %s", name, i, text.strip().splitlines()[0])
-
-
-# ---------------------------------------------------------------- the page notebook
-
-def page_notebook(nb):
-    """The executed notebook as the page shows it (the cache keeps the notebook as executed)."""
-    nb = nbformat.from_dict(nb)  # a copy
-    stamped = False
-    for cell in nb.cells:
-        if cell.get("outputs"):
-            cell.outputs = [out for out in cell.outputs if not record_only(out) and not claim_verdict(cell, out)]
-        for out in cell.get("outputs", []):
-            data = out.get("data", {})
-            if "text/markdown" in data and "text/html" not in data:
-                text = data.pop("text/markdown")
-                rendered = markdown.markdown(text, **OUTPUT_MARKDOWN)
-                if not stamped and text.startswith("!!! info"):  # report.show_stamp: the first admonition
-                    rendered = (f'<div class="makemore-stamp">{rendered}'
-                                f'<p class="makemore-downloads">{DOWNLOADS_TOKEN}</p></div>')
-                    stamped = True
-                data["text/html"] = rendered
-    nb.cells = fold_solutions(nb.cells)
-    return nb
-
-
-MAKEMORE_MIME = "application/vnd.makemore."   # report.RUN_MIME, claims.CLAIM_MIME: for the build, not the reader
-
-
-def record_only(out) -> bool:
-    """A display that carries only makemore records (e.g. a claims.check that holds): nothing to show."""
-    data = out.get("data", {})
-    shown = [mime for mime, value in data.items()
-             if not mime.startswith(MAKEMORE_MIME) and not (isinstance(value, str) and not value.strip())]
-    return any(mime.startswith(MAKEMORE_MIME) for mime in data) and not shown
-
-
-def claim_verdict(cell, out) -> bool:
-    """The `True`/`False` a claims.say/check returns, shown by Jupyter when the call ends its
-    cell: the verdict is for the build (the record), not for the reader."""
-    from makemore_lib import claims
-
-    claimed = any(claims.CLAIM_MIME in o.get("data", {}) for o in cell.outputs)
-    return (claimed and out.get("output_type") == "execute_result"
-            and out.get("data", {}).get("text/plain") in ("True", "False") and len(out["data"]) == 1)
-
-
-def fold_solutions(cells):
-    """Wrap each run of cells tagged "solution" in a <details> that opens with one click."""
-    folded, inside = [], False
-    opening = '<details class="success solution"><summary>Solution</summary>'
-    for cell in cells:
-        is_solution = cell.cell_type == "code" and chapters.SOLUTION_TAG in cell.metadata.get("tags", [])
-        if is_solution and not inside:
-            folded.append(_raw_html(opening, f"solution-{len(folded)}-open"))
-        if inside and not is_solution:
-            folded.append(_raw_html("</details>", f"solution-{len(folded)}-close"))
-        folded.append(cell)
-        inside = is_solution
-    if inside:
-        folded.append(_raw_html("</details>", f"solution-{len(folded)}-close"))
-    return folded
-
-
-def _raw_html(text: str, cell_id: str):
-    """A raw HTML cell with a fixed id: the same page notebook, byte for byte, on every build."""
-    cell = nbformat.v4.new_raw_cell(text, metadata={"raw_mimetype": "text/html"})
-    cell.id = cell_id
-    return cell
 
 
 # ---------------------------------------------------------------- downloads and MathJax
@@ -354,25 +324,35 @@ def on_post_page(output, page, config):
 
 # ---------------------------------------------------------------- notes: citations and backlinks
 
-CITED: notes.Citable = notes.Citable()              # rebuilt by on_nav on every build
+CITED: notes.Citable = notes.Citable()              # rebuilt by on_files on every build
 BACKLINKS: dict[str, list[notes.Backlink]] = {}     # chapter stem -> the notes on it
 CITABLE_MARKER = "<!-- citable-names -->"           # notes/index.md lists every citable name there
 
 
 def on_nav(nav, config, files):
-    """Index the values and figures of the executed chapters (their cache entries: nothing
-    executes), add every figure to the site as assets/figures/<chapter>/<name>.png, and read
-    the notes for backlinks, before the first page renders."""
-    global CITED, BACKLINKS
-    executed = [(c.stem, json.loads(c.executed.read_text(encoding="utf-8"))) for c in BOOK.chapters]
-    CITED = notes.collect(executed)
-    for problem in CITED.problems:
-        log.error(problem)
+    """Add every figure the chapters drew (indexed by on_files) to the site as
+    assets/figures/<chapter>/<name>.png, and read the notes for backlinks, before the first page renders."""
+    global BACKLINKS
     for figure in CITED.figures.values():
         files.append(File.generated(config, figure.uri, content=figure.png))
-    pages = {f.src_uri: f.content_string for f in files.documentation_pages() if f.src_uri.endswith(".md")}
+    pages = {}
+    for f in files.documentation_pages():
+        if f.src_uri.endswith(".md"):
+            try:
+                pages[f.src_uri] = f.content_string
+            except UnicodeDecodeError as e:   # MkDocs would refuse the page too, with a traceback
+                line = f.content_bytes[:e.start].count(b"\n") + 1
+                raise PluginError(f"{_shown(f)}: not UTF-8 (bad byte at line {line}); save it as UTF-8") from None
     BACKLINKS = notes.backlinks(pages, CITED, {c.page_uri: c.stem for c in BOOK.chapters})
     return nav
+
+
+def _shown(file) -> str:
+    """A page's source as the reader finds it: docs/notes/x.md from the book's folder."""
+    try:
+        return Path(file.abs_src_path).relative_to(BOOK.root).as_posix()
+    except (TypeError, ValueError):
+        return file.src_uri
 
 
 def cite(markdown_text: str, page) -> str:
@@ -382,10 +362,7 @@ def cite(markdown_text: str, page) -> str:
     source = page.file.content_string
     at = source.find(markdown_text) if markdown_text else -1
     offset = source.count("\n", 0, at) if at > 0 else 0      # lines of front matter MkDocs took off
-    try:
-        where = Path(page.file.abs_src_path).relative_to(BOOK.root).as_posix()
-    except (TypeError, ValueError):
-        where = page.file.src_uri
+    where = _shown(page.file)
     text, errors = notes.render(markdown_text, CITED, where,
                                 lambda figure: notes.relative_src(figure.uri, page.file.src_uri), offset)
     for message in errors:

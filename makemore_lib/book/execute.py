@@ -12,8 +12,8 @@ Chapters run two at a time, each in its own kernel process (settings.load() give
 kernel one torch thread; the machine has two cores), longest first: each chapter's last
 execution time per mode is kept in TIMINGS_FILE beside the cache entries, so the two kernels
 finish close together (`schedule`). A cell that raises stops the build with one paragraph
-naming the chapter file, the cell, its first line and the error; a claim that does not hold
-(claims.ClaimFailed) with one line naming the chapter, the claim and its numbers.
+naming the chapter file, the cell, its first line and the error. (A claim that does not hold
+never stops a kernel: the hook reads the verdicts from the executed notebook.)
 
 No MkDocs import here: the hook (docs/hooks/book.py) and the tests both use this module.
 """
@@ -25,13 +25,14 @@ import importlib.metadata
 import json
 import logging
 import os
-import platform
+import re
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import nbformat
+
+from makemore_lib.settings import cpu_capability, write_atomic
 
 from .chapters import KERNEL, notebook_from_source, percent_cells
 
@@ -68,55 +69,6 @@ def _machine() -> str:
     """The CPU kernels torch dispatches to here, and the environment that chooses them."""
     env = ";".join(f"{name}={os.environ.get(name, '')}" for name in KEYED_ENV)
     return f"cpu={cpu_capability()};{env}"
-
-
-def cpu_capability() -> str:
-    """torch.backends.cpu.get_cpu_capability(), remembered per CPU in capability_file().
-
-    Importing torch to ask costs a build 1.5-2 s of its start, so the answer is kept under a
-    fingerprint of everything torch decides by: its version, ATEN_CPU_CAPABILITY and the CPU's
-    feature flags (/proc/cpuinfo). Where there are no flags to read, torch is asked every time.
-    """
-    fingerprint, path = _cpu_fingerprint(), capability_file()
-    try:
-        known = json.loads(path.read_text())
-    except (OSError, ValueError):
-        known = {}
-    known = {k: v for k, v in known.items() if isinstance(v, str)} if isinstance(known, dict) else {}
-    if fingerprint in known:
-        return known[fingerprint]
-    import torch
-
-    capability = torch.backends.cpu.get_cpu_capability()
-    if fingerprint is not None:
-        try:
-            write_atomic(path, json.dumps({**known, fingerprint: capability}))
-        except OSError:  # a read-only home: torch is asked again next time
-            pass
-    return capability
-
-
-def capability_file() -> Path:
-    """$XDG_CACHE_HOME/makemore-notes/cpu-capability.json, ~/.cache/... without XDG_CACHE_HOME."""
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "makemore-notes" / "cpu-capability.json"
-
-
-def _cpu_fingerprint() -> str | None:
-    """sha256 of torch's version, ATEN_CPU_CAPABILITY and the first CPU's feature flags; None without flags."""
-    try:
-        cpuinfo = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return None
-    flags = next((line for line in cpuinfo.splitlines() if line.split(":")[0].strip() in ("flags", "Features")), None)
-    if flags is None:
-        return None
-    try:
-        version = importlib.metadata.version("torch")
-    except importlib.metadata.PackageNotFoundError:
-        return None
-    env = os.environ.get("ATEN_CPU_CAPABILITY")
-    payload = f"torch={version};ATEN_CPU_CAPABILITY={env!r};machine={platform.machine()};{flags}"
-    return hashlib.sha256(payload.encode()).hexdigest()
 
 
 EXECUTION_MODULES = ("chapters.py", "execute.py")
@@ -160,22 +112,6 @@ def load_cached(path: Path):
         return None
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write `text` to `path` so that a reader sees the old file or the whole new one, nothing between."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.chmod(tmp, 0o644)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _evict_older(path: Path) -> None:
     """Drop other entries of the same chapter and mode (a quick and a full entry live side by side)."""
     stem, mode = path.name.split(".")[:2]
@@ -186,16 +122,52 @@ def _evict_older(path: Path) -> None:
 
 # ---------------------------------------------------------------- failures
 
-def _cell_lines(source_text: str, n_cells: int) -> list[int | None]:
-    """1-based line in the .py where each notebook cell starts."""
-    cells = percent_cells(source_text)
-    if len(cells) != n_cells:
-        return [None] * n_cells
-    return [1 if c.header is None else c.header + 1 for c in cells]
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+CELL_FRAME = re.compile(r"Cell In\[(\d+)\], line (\d+)")
+
+
+def _code_lines(source: str) -> list[str]:
+    """A cell's lines as IPython numbers them in a traceback: without the blank lines it starts with."""
+    lines = source.splitlines()
+    while lines and not lines[0].strip():
+        lines.pop(0)
+    return lines
+
+
+def _body_starts(source_text: str, cells) -> list[int | None]:
+    """0-based line of the .py where each notebook cell's first non-blank line stands (a Markdown
+    line has lost its `# `), None where it cannot be matched."""
+    parts = percent_cells(source_text)
+    if len(parts) != len(cells):
+        return [None] * len(cells)
+    lines, starts = source_text.splitlines(), []
+    for part, cell in zip(parts, cells):
+        code = _code_lines(cell.source)
+        first = code[0] if code else None
+        found = next((n for n in range(part.start, part.end) if first is not None
+                      and lines[n].removeprefix("# ").removeprefix("#") == first.removeprefix("# ").removeprefix("#")
+                      and (cell.cell_type == "markdown" or lines[n] == first)), None)
+        starts.append(found)
+    return starts
+
+
+def raising_line(nb, failed: int, exc: BaseException) -> tuple[int, int] | None:
+    """(cell index, 1-based line in that cell) of the deepest frame of chapter code in the traceback."""
+    traceback = ANSI.sub("", str(getattr(exc, "traceback", "") or ""))
+    for out in nb.cells[failed].get("outputs", []):
+        if out.get("output_type") == "error":
+            traceback += "\n" + ANSI.sub("", "\n".join(out.get("traceback", [])))
+    frames = CELL_FRAME.findall(traceback)
+    if not frames:
+        return None
+    count, line = map(int, frames[-1])
+    cell = next((i for i, c in enumerate(nb.cells) if c.cell_type == "code" and c.get("execution_count") == count),
+                failed)
+    return cell, line
 
 
 def describe_failure(source: Path, nb, exc: BaseException) -> str:
-    """One paragraph: chapter file, cell number and line, the cell's first source line, the error."""
+    """One paragraph: chapter file, the line that raised and its statement, the cell, the error."""
     cells = nb.cells
     failed = next((i for i, c in enumerate(cells) if c.cell_type == "code"
                    and any(o.get("output_type") == "error" for o in c.get("outputs", []))), None)
@@ -210,18 +182,24 @@ def describe_failure(source: Path, nb, exc: BaseException) -> str:
     if failed is None:
         where = "before any cell ran"
     else:
-        lines = _cell_lines(Path(source).read_text(encoding="utf-8"), len(cells))
-        first = next((l.strip() for l in cells[failed].source.splitlines() if l.strip()), "")
-        at = f", line {lines[failed]}" if lines[failed] else ""
-        where = f"in cell {failed + 1}{at} (`{first}`)"
-    if getattr(exc, "ename", None) == "ClaimFailed":   # a sentence, not the code, is wrong
-        return (f"{source} failed {where}: {error}. No page was rendered: the sentence is not true of "
-                f"this full-mode run; rephrase it or correct its check.")
+        starts = _body_starts(Path(source).read_text(encoding="utf-8"), cells)
+        at = raising_line(nb, failed, exc) if getattr(exc, "ename", None) else None
+        cell, line = at if at else (failed, None)
+        code = _code_lines(cells[cell].source)
+        statement = (code[line - 1].strip() if line and line <= len(code)
+                     else next((l.strip() for l in code if l.strip()), ""))
+        if line and starts[cell] is not None:
+            where = f"at line {starts[cell] + line} (`{statement}`), in cell {cell + 1}"
+        else:
+            where = f"in cell {cell + 1} (`{statement}`)"
     return (f"{source} failed {where}: {error}. No page was rendered. "
             f"Run `MAKEMORE_QUICK=1 python {source}` to see the full traceback.")
 
 
 # ---------------------------------------------------------------- execution
+
+CLIENTS: list = []   # the NotebookClients of this process's executions, for _forget_clients
+
 
 async def _execute_one(source: Path, env: dict, display: str, kernel_log: Path):
     from nbclient import NotebookClient  # imported here: the hook loads fast when everything is cached
@@ -229,6 +207,7 @@ async def _execute_one(source: Path, env: dict, display: str, kernel_log: Path):
     nb = notebook_from_source(source)
     client = NotebookClient(nb, kernel_name=KERNEL, timeout=None, allow_errors=False,
                             resources={"metadata": {"path": str(Path(source).parent)}})
+    CLIENTS.append(client)
     start = time.perf_counter()
     log.info("executing %s ...", display)
     kernel_log.parent.mkdir(parents=True, exist_ok=True)
@@ -329,9 +308,29 @@ def _run_interruptibly(coro) -> None:
             task.cancel()
         if leftover:
             loop.run_until_complete(asyncio.wait(leftover))
+        _forget_clients(loop)
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         loop.close()
+
+
+def _forget_clients(loop) -> None:
+    """Shut down any kernel an execution left behind and drop nbclient's exit handlers.
+
+    nbclient registers an atexit handler per execution and unregisters it when the execution's
+    cleanup finishes. An execution cancelled while its kernel starts, or during its cleanup (a
+    second Ctrl-C), keeps the handler, which then fails at exit with an AssertionError about a
+    kernel that is already gone; a kernel still alive here is shut down now instead."""
+    import atexit
+
+    while CLIENTS:
+        client = CLIENTS.pop()
+        atexit.unregister(client._cleanup_kernel)
+        if getattr(client, "km", None) is not None:
+            try:
+                loop.run_until_complete(client._async_cleanup_kernel())
+            except BaseException as exc:   # the kernel may be half started or already gone
+                log.debug("shutting down a left-over kernel: %s", exc)
 
 
 def execute_chapters(sources: list[Path], *, root: Path, cache_dir: Path, lib_dir: Path,

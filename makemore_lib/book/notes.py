@@ -157,21 +157,64 @@ def _mask_code_spans(line: str) -> str:
     return CODE_SPAN.sub(lambda m: " " * len(m.group(0)), line)
 
 
-def citations(text: str) -> list[Citation]:
-    """Every {{ value ... }} / {{ figure ... }} of a Markdown text outside fenced code and code spans."""
-    found, fence = [], None
+CONTAINER = re.compile(r"^(\s*)(?:[-*+]|\d+[.)]|!!!|\?\?\?\+?)(\s+)")   # a list item, an admonition, a details block
+
+
+def code_lines(text: str) -> set[int]:
+    """1-based numbers of the lines of a Markdown text that are code: inside a fenced block (its
+    fences included) or an indented one (4 spaces deeper than the list item or admonition it
+    belongs to, after a blank line; the body of an admonition is not code)."""
+    found, fence, containers, prev_blank, prev_code = set(), None, [0], True, False
     for number, line in enumerate(text.splitlines(), start=1):
         m = FENCE.match(line)
-        if fence is None and m:
-            fence = m.group(1)
-            continue
         if fence is not None:
+            found.add(number)
             if m and m.group(1)[0] == fence[0] and len(m.group(1)) >= len(fence) and not line.strip()[len(m.group(1)):].strip():
                 fence = None
             continue
-        for c in CITATION.finditer(_mask_code_spans(line)):
-            found.append(Citation(c.group(1), c.group(2), number, c.start(), c.end()))
+        if m:
+            fence = m.group(1)
+            found.add(number)
+            prev_blank, prev_code = False, False
+            continue
+        if not line.strip():
+            prev_blank = True
+            continue
+        indent = len(line.expandtabs(4)) - len(line.expandtabs(4).lstrip())
+        while len(containers) > 1 and indent < containers[-1] and not prev_code:
+            containers.pop()
+        is_code = indent >= containers[-1] + 4 and (prev_blank or prev_code)
+        if is_code:
+            found.add(number)
+        else:
+            opener = CONTAINER.match(line.expandtabs(4))
+            if opener and opener.group(0).strip() in ("!!!", "???", "???+"):
+                containers.append(len(opener.group(1)) + 4)
+            elif opener:
+                containers.append(len(opener.group(0)))
+            elif indent < containers[-1]:
+                containers[:] = [0]
+        prev_blank, prev_code = False, is_code
     return found
+
+
+def citations(text: str) -> tuple[list[Citation], list[tuple[int, str]]]:
+    """Every {{ value ... }} / {{ figure ... }} of a Markdown text outside code (fenced or indented
+    blocks, code spans), and every `{{` there that starts no citation: (line, the text that does
+    not parse), such as a missing brace, a misspelt or capitalised kind, or a citation nested in another."""
+    found, malformed, code = [], [], code_lines(text)
+    for number, line in enumerate(text.splitlines(), start=1):
+        if number in code:
+            continue
+        masked = _mask_code_spans(line)
+        for c in CITATION.finditer(masked):
+            found.append(Citation(c.group(1), c.group(2), number, c.start(), c.end()))
+        rest = CITATION.sub(lambda c: " " * len(c.group(0)), masked)
+        if "{{" in rest:
+            start = rest.index("{{")
+            end = rest.find("}}", start)
+            malformed.append((number, line[start:end + 2 if end >= 0 else len(line)].strip()))
+    return found, malformed
 
 
 def _nearest(name: str, names) -> str:
@@ -216,17 +259,21 @@ def render(text: str, citable: Citable, where: str, figure_src, line_offset: int
     numbers (lines of front matter the text no longer has). A failed citation is replaced by
     its message in <mark>, so a preview shows it in place."""
     by_line: dict[int, list[Citation]] = {}
-    for c in citations(text):
+    found, malformed = citations(text)
+    for c in found:
         by_line.setdefault(c.line, []).append(c)
+    errors = [(number, -1, f"{where}, line {number + line_offset}: {piece!r} is not a citation; write "
+                           f"{{{{ value NAME }}}} or {{{{ figure CHAPTER/NAME }}}}, in lower case")
+              for number, piece in malformed]
     if not by_line:
-        return text, []
-    lines, errors = text.splitlines(keepends=True), []
+        return text, [message for *_, message in sorted(errors)]
+    lines = text.splitlines(keepends=True)
     for number, cites in by_line.items():
         line = lines[number - 1]
         for c in reversed(cites):   # right to left: earlier spans stay valid
             found = resolve(citable, c)
             if isinstance(found, Value):
-                new = found.text
+                new = html.escape(found.text, quote=False)   # a value may hold text from the word list
             elif isinstance(found, Figure):
                 new = f"![{found.title}]({figure_src(found)})"
             else:
@@ -273,14 +320,8 @@ def note_title(text: str, uri: str) -> str:
 
 
 def _without_code(text: str) -> str:
-    lines, fence = [], None
-    for line in text.splitlines():
-        m = FENCE.match(line)
-        if m:
-            fence = None if fence else m.group(1)
-            continue
-        lines.append("" if fence else _mask_code_spans(line))
-    return "\n".join(lines)
+    code = code_lines(text)
+    return "\n".join("" if n in code else _mask_code_spans(line) for n, line in enumerate(text.splitlines(), start=1))
 
 
 def chapter_links(text: str, uri: str, chapter_uris: dict[str, str]) -> list[tuple[str, str | None]]:
@@ -314,7 +355,7 @@ def backlinks(pages: dict[str, str], citable: Citable, chapter_uris: dict[str, s
             link = entry(chapter)
             if anchor and anchor not in link.anchors:
                 link.anchors.append(anchor)
-        for c in citations(text):
+        for c in citations(text)[0]:
             found = resolve(citable, c)
             if isinstance(found, (Value, Figure)):
                 link = entry(found.chapter)
