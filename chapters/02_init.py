@@ -8,6 +8,7 @@
 # initialization. Each stage is trained to the end, and the losses are collected in a log.
 
 # %%
+import collections
 import math
 
 import torch
@@ -929,10 +930,10 @@ claims.check("on the same minibatches",
              "generator states after the parameter draws")
 
 # %%
-rows, val = [], {}
+rows, val, trn = [], {}, {}
 for init, (model, result) in runs.items():
     key = f"mlp/{init}"
-    tr = train.split_loss(model, D.Xtr, D.Ytr)
+    tr = trn[init] = train.split_loss(model, D.Xtr, D.Ytr)
     va = val[init] = train.split_loss(model, D.Xdev, D.Ydev)
     report.record_run(lecture.RESULTS[key][0], result.steps, tr, va, key=key)
     rows.append([init, 10 ** result.lossi[0], tr, va, str(lecture.RESULTS[key][1]), str(lecture.RESULTS[key][2])])
@@ -1007,20 +1008,215 @@ report.publish("init/lecture_kaiming_02_gap", abs(lecture.RESULTS["mlp/kaiming"]
 # train {{ value mlp/kaiming.lecture_train }} against {{ value mlp/tanh_fixed.lecture_train }});
 # in this run it ends {{ value init/kaiming_vs_02 }} it on the dev set. Its value is that it
 # needed no histogram to find.
-
-# %% [markdown]
+#
 # The lecture's point is what happens in deeper networks. Chapter 3 normalizes `hpreact`
 # with BatchNorm instead of relying on the scale of `W1`, and chapter 4 measures these
 # statistics layer by layer inside a deep network.
+
+# %% [markdown]
+# ### One minibatch's loss is not the model's loss
 #
-# Names sampled from the Kaiming model (a name also present in the training list is
-# marked with `*`):
+# Each run above printed its last minibatch's loss, and a training log that ends on a
+# line like `loss 1.83` invites reading that number as the model's loss. It is the mean
+# over 32 examples drawn at random, so it carries the luck of the draw. The cell below
+# takes the Kaiming model as training left it and evaluates it on 2,000 new minibatches
+# of 32 training examples, drawn with a generator of their own. The last steps of `lossi`
+# would show a spread too, but each of its entries comes from a different model, one
+# update apart; a fixed model shows the luck of the draw alone. (This model has no
+# BatchNorm, so a batch's loss depends on its own examples only.)
 
 # %%
-g_sample = torch.Generator().manual_seed(settings.SAMPLE_SEED)
+n_batches = 2_000
+model_kai, result_kai = runs["kaiming"]
+g_batches = torch.Generator().manual_seed(settings.SEED + 1)
+ix_batches = torch.randint(0, D.Xtr.shape[0], (n_batches, 32), generator=g_batches)   # (n_batches, 32)
+with torch.no_grad():
+    loss_examples = F.cross_entropy(model_kai(D.Xtr[ix_batches.view(-1)]), D.Ytr[ix_batches.view(-1)],
+                                    reduction="none")                                # (n_batches * 32,)
+batch_losses = loss_examples.view(n_batches, 32).mean(1)                             # (n_batches,)
+plots.plot_hist(batch_losses, title=f"the trained Kaiming model's loss on {n_batches:,} minibatches of 32",
+                xlabel="minibatch loss (mean cross-entropy of 32 training examples)",
+                ylabel="minibatches (count)",
+                marks={f"train loss {trn['kaiming']:.3f}": trn["kaiming"],
+                       f"dev loss {val['kaiming']:.3f}": val["kaiming"]})
+p5, p95 = torch.quantile(batch_losses, torch.tensor([0.05, 0.95])).tolist()
+mb_std = batch_losses.std().item()
+tail_lossi = torch.tensor(result_kai.lossi[-1_000:])           # (1000,) log10 of the run's last losses
+tail_std = (10 ** tail_lossi).std().item()
+fixed_val = [v for k, v in val.items() if k != "original"]
+fixed_gap = max(fixed_val) - min(fixed_val)
+report.publish("init/mb_batches", n_batches, ",")
+report.publish("init/mb_mean", batch_losses.mean().item(), ".4f")
+report.publish("init/mb_std", mb_std, ".2f")
+report.publish("init/mb_min", batch_losses.min().item(), ".2f")
+report.publish("init/mb_max", batch_losses.max().item(), ".2f")
+report.publish("init/mb_p5", p5, ".2f")
+report.publish("init/mb_p95", p95, ".2f")
+report.publish("init/mb_below_dev", (batch_losses < val["kaiming"]).float().mean().item(), ".0%")
+report.publish("init/mb_min_below", val["kaiming"] - batch_losses.min().item(), ".2f")
+report.publish("init/mb_tail_steps", len(tail_lossi), ",")
+report.publish("init/mb_tail_std", tail_std, ".2f")
+report.publish("init/mb_last", result_kai.final_loss, ".4f")
+report.publish("init/mb_fixed_gap", fixed_gap, ".4f")
+report.publish("init/mb_std_vs_gap", mb_std / fixed_gap, ".0f")
+
+# %% [markdown]
+# What to see: the minibatch losses scatter around the train loss. Their mean is
+# {{ value init/mb_mean }} against {{ value mlp/kaiming.train }} on the whole training set,
+# but a single batch lands anywhere from {{ value init/mb_min }} to {{ value init/mb_max }}
+# (standard deviation {{ value init/mb_std }}; the middle 90% span {{ value init/mb_p5 }} to
+# {{ value init/mb_p95 }}). {{ value init/mb_below_dev }} of the batches come in below the
+# dev loss, {{ value mlp/kaiming.val }}, the lowest by {{ value init/mb_min_below }}. The
+# last {{ value init/mb_tail_steps }} losses of the run's `lossi` spread about as much
+# (standard deviation {{ value init/mb_tail_std }}): at the end of training the spread of the
+# log is the draw's, not the model's progress.
+
+# %% tags=["remove-cell"]
+# measured over avx512/avx2/default x seeds (SEED, 0-2 quick; SEED, 0 full), 5,000 batches: mean minus train
+# loss -0.0037 ... +0.0007 (quick), -0.0038 ... -0.0015 (full); bound 0.02. Std of the last 1,000 training
+# losses over the batches' std: 1.004 ... 1.057 (quick), 0.969 ... 1.013 (full); bound 1 +- 0.2
+claims.check("scatter around the train loss", abs(batch_losses.mean().item() - trn["kaiming"]) < 0.02,
+             f"mean of the batches {batch_losses.mean():.4f}, train loss {trn['kaiming']:.4f}")
+claims.check("spread about as much", abs(tail_std / mb_std - 1) < 0.2,
+             f"std of the last {len(tail_lossi)} training losses {tail_std:.4f}, of the fixed model's batches {mb_std:.4f}")
+
+# %% [markdown]
+# A single batch's number is worth about $\pm${{ value init/mb_std }}, then:
+# {{ value init/mb_std_vs_gap }} times the largest gap between the dev losses of the three
+# fixed initializations ({{ value init/mb_fixed_gap }}), so the last minibatch losses the runs
+# printed (the Kaiming run's was {{ value init/mb_last }}) cannot rank them; the split losses
+# of the table are the numbers to compare.
+
+# %% tags=["remove-cell"]
+# measured over avx512/avx2/default x seeds (SEED, 0-2 quick; SEED, 0 full): std of a batch's loss over the
+# largest gap between the fixed inits' dev losses 5.9 ... 10.5 (quick), 6.2 ... 7.1 (full); bound 3
+claims.check("cannot rank them", mb_std > 3 * fixed_gap,
+             f"std of a batch's loss {mb_std:.4f}, dev losses of the fixed inits {min(fixed_val):.4f} ... {max(fixed_val):.4f}")
+
+# %% [markdown]
+# ## Sampling from the model
+#
+# The chapter ends, as the lecture does, by letting a trained model write names.
+# `train.sample` draws them one character at a time:
+
+# %%
+report.show_source(train.sample)
+report.publish("init/block_size", D.block_size)
+
+# %% [markdown]
+# Two things in it need a word. `eval_mode(model)` switches the model to evaluation mode
+# for the loop and gives it back its mode afterwards. For this chapter's MLP that changes
+# nothing, since it has no BatchNorm, but `sample` serves every model of the book: in
+# training mode a BatchNorm layer normalizes with the mean and standard deviation of the
+# batch, and a batch of one has no spread to normalize by (the book's BatchNorm refuses
+# it); in eval mode it uses the running statistics gathered during training instead, so an
+# example gets the same output alone as in a batch.
+#
+# The other is the `.` token, index 0 of the vocabulary, which does two jobs. The context
+# starts as `[0] * block_size`, `.` repeated {{ value init/block_size }} times, which is
+# the context of the first character of every training name; and drawing `.` ends the name,
+# as `.` ends every training name. (`max_len` stops a name that never draws it.)
+
+# %% tags=["remove-cell"]
+claims.check("index 0 of the vocabulary", D.itos[0] == "." and D.stoi["."] == 0, f"itos[0] = {D.itos[0]!r}")
+claims.check("the same output alone as in a batch",
+             torch.allclose((bn_model := models.MLP(vocab_size, D.block_size, batchnorm=True).eval())(D.Xtr[:1]),
+                            bn_model(D.Xtr[:64])[:1], atol=1e-5),
+             "an MLP with BatchNorm in eval mode, on the first training example alone and in a batch of 64")
+claims.check("the context of the first character of every training name",
+             (D.Xtr == 0).all(1).sum().item() == len(data.split_words(D.words)[0]),
+             f"{(D.Xtr == 0).all(1).sum().item()} all-'.' contexts, {len(data.split_words(D.words)[0])} training names")
+claims.check("as `.` ends every training name", (D.Ytr == 0).sum().item() == len(data.split_words(D.words)[0]),
+             f"{(D.Ytr == 0).sum().item()} targets '.', {len(data.split_words(D.words)[0])} training names")
+
+# %% [markdown]
+# Below, the original and the Kaiming model each draw names with a generator seeded alike,
+# so both start from the same stream of random numbers. The table shows the first 20 names
+# each model draws (a name also present in the training list is marked with `*`).
+
+# %%
+n_samples = 2_000
 train_names = set(data.split_words(D.words)[0])
-for name in train.sample(runs["kaiming"][0], D.itos, D.block_size, n=20, generator=g_sample):
-    print(name + (" *" if name in train_names else ""))
+samples = {init: train.sample(runs[init][0], D.itos, D.block_size, n=n_samples,
+                              generator=torch.Generator().manual_seed(settings.SAMPLE_SEED))
+           for init in ("original", "kaiming")}
+
+
+def shown(name):
+    return (name or "(empty)") + (" *" if name in train_names else "")
+
+
+report.show_table(["draw", "original init", "Kaiming init"],
+                  [[i + 1, shown(a), shown(b)] for i, (a, b) in enumerate(zip(samples["original"][:20],
+                                                                              samples["kaiming"][:20]))])
+report.publish("init/n_samples", n_samples, ",")
+
+# %% [markdown]
+# Twenty names are too few to compare two models, so the cell below reads all
+# {{ value init/n_samples }} names each model drew, and the dev names beside them: the share
+# of names found in the training list, the mean length, and the mean negative
+# log-likelihood each model gives them per token (each character and the closing `.`,
+# counted the way the training loss counts them; on the dev names it is the dev loss).
+
+# %%
+dev_names = data.split_words(D.words)[1]
+listed_twice = {w for w, count in collections.Counter(D.words).items() if count > 1}
+sets = {"original": samples["original"], "kaiming": samples["kaiming"], "dev": dev_names}
+labels = {"original": "original init's samples", "kaiming": "Kaiming init's samples", "dev": "dev names"}
+in_train, mean_len, nll = {}, {}, {}     # per set; nll[set][model]: mean -ln p per token
+for key, words in sets.items():
+    Xs, Ys = data.build_dataset(words, D.block_size, D.stoi)            # (tokens, block_size), (tokens,)
+    in_train[key] = sum(w in train_names for w in words) / len(words)
+    mean_len[key] = sum(len(w) for w in words) / len(words)
+    nll[key] = {init: train.split_loss(runs[init][0], Xs, Ys) for init in ("original", "kaiming")}
+report.show_table(["names", "in the training list", "mean length", "-ln p per token, original model",
+                   "-ln p per token, Kaiming model"],
+                  [[labels[k], f"{in_train[k]:.1%}", f"{mean_len[k]:.2f}", nll[k]["original"],
+                    nll[k]["kaiming"]] for k in sets])
+for key in sets:
+    report.publish(f"init/in_train_{key}", in_train[key], ".1%")
+    report.publish(f"init/len_{key}", mean_len[key], ".2f")
+report.publish("init/nll_own_original", nll["original"]["original"], ".2f")
+report.publish("init/nll_dev_original", nll["dev"]["original"], ".2f")
+report.publish("init/nll_own_gap_original", nll["dev"]["original"] - nll["original"]["original"], ".2f")
+report.publish("init/nll_dev_gap", nll["dev"]["original"] - nll["dev"]["kaiming"], ".2f")
+
+# %% [markdown]
+# What to see: {{ value init/in_train_original }} of the original model's names and
+# {{ value init/in_train_kaiming }} of the Kaiming model's are in the training list, against
+# {{ value init/in_train_dev }} of the dev names (a name listed twice in the file, once for
+# each sex, can land in both splits). Both models' names are within a character of the dev
+# names' mean length ({{ value init/len_original }} and {{ value init/len_kaiming }} against
+# {{ value init/len_dev }}): when to draw `.`, and so how long a name gets, is learned like
+# any other token.
+
+# %% tags=["remove-cell"]
+claims.check("can land in both splits",
+             in_train["dev"] > 0 and set(dev_names) & train_names <= listed_twice,
+             f"{len(set(dev_names) & train_names)} dev names in the training list, "
+             f"{len(set(dev_names) & train_names - listed_twice)} of them listed once")
+# measured over avx512/avx2/default x seeds (SEED, 0-2 quick; SEED, 0 full), 1,000 names: mean length minus the
+# dev names' -0.54 ... +0.50 (quick), -0.25 ... +0.33 (full); bound 1
+claims.check("within a character of the dev", max(abs(mean_len[k] - mean_len["dev"]) for k in samples) < 1,
+             f"mean length: original {mean_len['original']:.2f}, Kaiming {mean_len['kaiming']:.2f}, "
+             f"dev {mean_len['dev']:.2f}")
+
+# %% [markdown]
+# The last two columns read the names through each model. On the dev names the original
+# model pays {{ value init/nll_dev_original }} per token, {{ value init/nll_dev_gap }} more
+# than the Kaiming model, but on its own names it pays only {{ value init/nll_own_original }},
+# {{ value init/nll_own_gap_original }} less than on the dev names. A sampler follows what
+# the model believes, so the names a model writes do not show the mistakes it makes on
+# real ones: a page of samples is no substitute for the dev loss.
+
+# %% tags=["remove-cell"]
+# measured over avx512/avx2/default x seeds (SEED, 0-2 quick; SEED, 0 full), 1,000 names: the original model's
+# dev loss minus its loss on its own names 0.84 ... 1.55 (quick), 0.044 ... 0.083 (full); bound 0. Dev loss of
+# the original minus the Kaiming model's 0.60 ... 0.97 (quick), 0.067 ... 0.076 (full); bound 0
+claims.check("more than the Kaiming model", nll["dev"]["original"] > nll["dev"]["kaiming"],
+             f"dev names: original model {nll['dev']['original']:.4f}, Kaiming model {nll['dev']['kaiming']:.4f}")
+claims.check("but on its own names it pays only", nll["original"]["original"] < nll["dev"]["original"],
+             f"original model: own names {nll['original']['original']:.4f}, dev names {nll['dev']['original']:.4f}")
 
 # %% [markdown]
 # ## What this chapter showed
@@ -1051,6 +1247,14 @@ for name in train.sample(runs["kaiming"][0], D.itos, D.block_size, n=20, generat
 #   tanh fixed {{ value mlp/tanh_fixed.val }}, kaiming {{ value mlp/kaiming.val }}: the
 #   original initialization is the worst, {{ value init/original_above_best }} above the
 #   best.
+# - **One minibatch.** Over {{ value init/mb_batches }} minibatches of 32 the trained Kaiming
+#   model's loss has standard deviation {{ value init/mb_std }}, {{ value init/mb_std_vs_gap }}
+#   times the largest gap between the fixed initializations' dev losses: a run is read from
+#   its split losses, not from its last minibatch.
+# - **Sampling.** `train.sample` starts every name from `.` repeated `block_size` times and
+#   ends it at the first `.` it draws, in eval mode. The original model pays
+#   {{ value init/nll_own_original }} per token on its own names and
+#   {{ value init/nll_dev_original }} on the dev names: its samples do not show its mistakes.
 
 # %% tags=["remove-cell"]
 claims.check("near $\\ln V$", abs(loss0_sf - ln_vocab) < 0.1, f"loss0 {loss0:.4f}, fixed {loss0_sf:.4f}")
@@ -1063,3 +1267,8 @@ claims.check("brought it to std", st_orig["sat"] > 0.5 > 0.05 > st_tanh["sat"],
 # (quick, SEED, 0-2), 0.069 ... 0.079 (full, SEED, 0); bound 0
 claims.check("the original initialization is the worst", val["original"] == max(val.values()),
              "val: " + ", ".join(f"{k} {v:.4f}" for k, v in val.items()))
+# the bounds of "cannot rank them" and "but on its own names it pays only" above
+claims.check("a run is read from its split losses", mb_std > 3 * fixed_gap,
+             f"std of a batch's loss {mb_std:.4f}, largest gap of the fixed inits {fixed_gap:.4f}")
+claims.check("its samples do not show its mistakes", nll["original"]["original"] < nll["dev"]["original"],
+             f"original model: own names {nll['original']['original']:.4f}, dev names {nll['dev']['original']:.4f}")

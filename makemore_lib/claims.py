@@ -28,7 +28,7 @@ import atexit
 import sys
 from dataclasses import dataclass, field
 
-from .settings import in_notebook
+from .settings import FULL_STEPS, in_notebook
 
 CLAIM_MIME = "application/vnd.makemore.claim+json"
 
@@ -75,9 +75,14 @@ def preview_only(record: dict) -> bool:
     return record["mode"] == "quick" and record.get("full_training", False)
 
 
+def preview_share(record: dict) -> str:
+    """How much of its full length a quick preview trains each run: '1%' (2,000 of 200,000 steps)."""
+    return f"{record['steps'] / FULL_STEPS:.0%}"
+
+
 def warning_line(record: dict) -> str:
     """One line: the sentence a run does not bear out, the numbers, and whether a preview explains it."""
-    why = (f"this quick preview trains {record['steps']:,} steps per run and the sentence is about the full "
-           f"training" if preview_only(record) else f"{record['mode']} mode")
+    why = (f"this quick preview cuts every training run to {preview_share(record)} of its full length and the "
+           f"sentence is about the full training" if preview_only(record) else f"{record['mode']} mode")
     numbers = f" ({record['numbers']})" if record["numbers"] else ""
     return f'warning: not borne out by this run ({why}): "{record["claim"]}"{numbers}'

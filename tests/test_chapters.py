@@ -5,11 +5,12 @@ code, every claims.check hidden in a cell of its own right below the sentence it
 check that cannot fail.
 """
 import ast
+import os
 import re
 
 import pytest
 
-from conftest import CHAPTERS, REPO, run_python
+from conftest import CHAPTERS, REPO, SCRIPT_KERNELS, run_python
 from makemore_lib.book import chapters, pages
 
 WARNING = re.compile(r'^warning: not borne out by this run \((?P<why>[^)]*)\): "(?P<claim>.*)"', re.M)
@@ -23,12 +24,15 @@ def test_there_are_five_chapters():
 @pytest.mark.kernels
 @pytest.mark.parametrize("chapter_run", [c.stem for c in CHAPTERS], indirect=True)
 def test_chapter_runs_as_a_script_in_quick_mode_and_its_sentences_hold(chapter_run):
-    """Every sentence that does not depend on the full training holds in quick mode, on this
-    machine's kernels and (tests/test_kernel_sets.py) on those of the others."""
+    """Every sentence that does not depend on the full training holds in quick mode under the AVX2
+    kernels (this session's scripts) and the default ones (tests/test_kernel_sets.py); the site
+    build checks this machine's own (tests/test_site.py)."""
     r, chapter = chapter_run, chapter_run["chapter"]     # one run per session, shared with tests/test_workbook.py
     tail = "\n".join((r["stdout"] + "\n" + r["stderr"]).splitlines()[-30:])
     assert r["returncode"] == 0, f"{chapter} failed (exit {r['returncode']}); last output:\n{tail}"
     assert "mode: quick" in r["stdout"], f"{chapter} does not print its mode:\n{tail}"
+    kernels = os.environ.get("ATEN_CPU_CAPABILITY", SCRIPT_KERNELS)
+    assert f"CPU kernels: {kernels.upper()}" in r["stdout"], f"{chapter} did not run on the {kernels} kernels"
     assert "Traceback" not in r["stderr"], f"{chapter} printed a traceback:\n{tail}"
     summary = SUMMARY.findall(r["stdout"])
     assert len(summary) == 1 and int(summary[0][0]) > 0, f"{chapter} checked no sentence:\n{tail}"

@@ -34,7 +34,7 @@ def test_a_check_records_its_verdict_and_returns_nothing(shown):
     assert [r["claim"] for r in c.failed] == ["the run converged"]
     (held, _), (failed, _) = shown                          # in a notebook: the record, and a line if it failed
     assert held["text/plain"] == "" and held[claims.CLAIM_MIME] == c.checked[0]
-    assert failed["text/plain"].startswith("warning: not borne out by this run (this quick preview trains 2,000")
+    assert failed["text/plain"].startswith("warning: not borne out by this run (this quick preview cuts every training run to 1% ")
 
 
 def test_holds_is_taken_as_a_truth_value(shown):

@@ -117,7 +117,8 @@ def mark(text: str, span: tuple[int, int], record: dict, quick: bool) -> str:
     numbers = f" ({html.escape(record['numbers'])})" if record.get("numbers") else ""
     if claims.preview_only(record):
         title = "In this quick preview"
-        body = (f"This preview trained {record['steps']:,} steps per run, and its numbers{numbers} do not bear "
+        body = (f"This preview cut every training run to {claims.preview_share(record)} of its full length (the "
+                f"lecture's {claims.FULL_STEPS:,} steps became {record['steps']:,}), and its numbers{numbers} do not bear "
                 f"out the marked sentence. The publication build trains in full and fails if the sentence "
                 f"does not hold there.")
     else:
