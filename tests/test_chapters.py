@@ -119,3 +119,23 @@ def test_every_check_is_hidden_right_below_the_sentence_it_quotes(source):
                 problems.append(f"cell {i + 1}: the check of {ast.unparse(sentence)} cannot fail: "
                                 f"{ast.unparse(holds)}")
     assert found > 0 and problems == [], f"{source.name}: " + "; ".join(problems)
+
+
+def test_a_word_list_with_another_alphabet_gets_its_own_vocabulary_through_chapter_2(tmp_path):
+    """Accented names: 30 tokens, not the lecture's 27. Chapter 2's expected first loss, its
+    shapes and its prose follow the list; nothing of the lecture's 27 stands in for it."""
+    import math
+    names = [w for w in (REPO / "data" / "names.txt").read_text().split() if len(w) > 3][:400]
+    accented = [w.replace("e", "é", 1) if i % 3 == 0 else w.replace("a", "ä", 1) if i % 3 == 1
+                else w.replace("n", "ñ", 1) for i, w in enumerate(names)]
+    words = tmp_path / "accented.txt"
+    words.write_text("\n".join(accented) + "\n", encoding="utf-8")
+    vocab = len(set("".join(accented))) + 1
+    assert vocab == 30
+    r = run_python([str(REPO / "chapters" / "02_init.py"), "--data", str(words), "--quick"],
+                   {"MAKEMORE_FIGURES": str(tmp_path / "figures")}, cwd=tmp_path, timeout=300)
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr[-2000:]
+    assert f"init/vocab_size = {vocab}\n" in r.stdout
+    assert f"init/ln_vocab = {math.log(vocab):.4f}\n" in r.stdout
+    assert "3.2958" not in r.stdout                      # ln 27, the lecture's vocabulary
+    assert SUMMARY.search(r.stdout)                      # it ran to its end; sentences about the book's list may warn
