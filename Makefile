@@ -3,7 +3,8 @@
 #
 #   make serve     the main job: build the book in preview mode and serve it on localhost:8000
 #   make test      the whole test suite (quick mode)
-#   make chapters  run every chapter as a plain script (quick mode: QUICK=0 for full)
+#   make chapters  run every chapter as a plain script (quick mode: QUICK=0 for full);
+#                  CHAPTERS=chapters/04_deep_mlp.py SET="n_layers=10 gain=1.0" runs your own knobs
 #   make publish   build the site with the lecture's full training into site/
 #   make deploy    the same publication build, pushed to GitHub Pages (mkdocs gh-deploy)
 
@@ -12,6 +13,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 SETUP_STAMP := $(VENV)/.setup-done
 QUICK ?= 1
+CHAPTERS ?= $(wildcard chapters/[0-9]*.py)
+SET ?=
 
 .PHONY: setup serve test browser-deps chapters publish deploy clean
 
@@ -29,9 +32,11 @@ $(SETUP_STAMP): pyproject.toml Makefile
 	$(PY) -m ipykernel install --sys-prefix --name makemore-notes --display-name "Python (makemore-notes)" > /dev/null
 	touch $@
 
+# SET is passed to every chapter in CHAPTERS as --set: a chapter without one of its knobs stops
+# with one line listing the knobs it has
 chapters: setup
-	@for f in chapters/[0-9]*.py; do \
-	  echo "== $$f"; MAKEMORE_QUICK=$(QUICK) $(PY) $$f || exit 1; \
+	@for f in $(CHAPTERS); do \
+	  echo "== $$f"; MAKEMORE_QUICK=$(QUICK) $(PY) $$f $(if $(strip $(SET)),--set $(SET)) || exit 1; \
 	done
 
 # two workers for the two cores; the suite runs the gradient checks again under the CPU

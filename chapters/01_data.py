@@ -7,6 +7,11 @@
 # into (context, next character) training examples. Nothing is trained here; every number
 # below is computed from the file the chapter reads.
 
+# %% tags=["parameters"]
+# This chapter's knob at the book's value; a run of your own:
+# python chapters/01_data.py --set block_size=5   (papermill: -p block_size 5)
+block_size = 3          # how many previous characters the model reads
+
 # %%
 import ast
 import collections
@@ -17,7 +22,7 @@ import torch
 
 from makemore_lib import chapter, data, lecture, plots, report, settings
 
-S, _, claims = chapter.begin()   # the splits are built in the open below
+S, _, claims = chapter.begin(globals())   # the splits are built in the open below
 print(f"mode: {S.mode}; this chapter trains nothing (later chapters: {S.max_steps:,} steps per run)")
 
 # %% [markdown]
@@ -163,7 +168,6 @@ report.show_source(data.build_dataset)
 # The first two names of the file, as the model will see them:
 
 # %%
-block_size = 3
 for w in words[:2]:
     X, Y = data.build_dataset([w], block_size, stoi)  # (len(w) + 1, block_size), (len(w) + 1,)
     for context, target in zip(X.tolist(), Y.tolist()):

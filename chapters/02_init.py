@@ -7,6 +7,12 @@
 # layer), fixes each by scaling, and ends with the principled version of the fix, Kaiming
 # initialization. Each stage is trained to the end, and the losses are collected in a log.
 
+# %% tags=["parameters"]
+# This chapter's knobs at the book's values; a run of your own:
+# python chapters/02_init.py --set n_hidden=100 lr=0.05   (papermill: -p n_hidden 100)
+n_hidden = 200          # neurons in the hidden layer
+lr = 0.1                # learning rate (a tenth of it after the decay step)
+
 # %%
 import collections
 import math
@@ -16,10 +22,10 @@ import torch.nn.functional as F
 
 from makemore_lib import chapter, data, lecture, models, plots, report, settings, train
 
-S, D, claims = chapter.begin()
+S, D, claims = chapter.begin(globals())
 decay_step = S.steps(100_000)
 print(f"mode: {S.mode}; every training run: {S.max_steps:,} steps, batch 32, "
-      f"lr 0.1, then 0.01 from step {decay_step:,}")
+      f"lr {lr:g}, then {lr / 10:g} from step {decay_step:,}")
 vocab_size = D.vocab_size
 ln_vocab = math.log(vocab_size)               # the loss of a uniform guess over the vocabulary
 report.publish("init/vocab_size", vocab_size)
@@ -43,10 +49,12 @@ report.publish("init/uniform_p", 1 / vocab_size, ".3f")
 # first minibatch that training will draw, without advancing the generator.
 
 # %%
-def new_mlp(init):
-    """The lecture's MLP with one of the initializations of models.INITS, and its generator."""
+def new_mlp(init, w1_scale=None):
+    """The lecture's MLP with one of the initializations of models.INITS (W1's factor replaced by
+    `w1_scale`, if given), and its generator."""
     g = torch.Generator().manual_seed(settings.SEED)
-    return models.MLP(vocab_size, block_size=D.block_size, n_embd=10, n_hidden=200, init=init, generator=g), g
+    return models.MLP(vocab_size, block_size=D.block_size, n_embd=10, n_hidden=n_hidden, init=init,
+                      w1_scale=w1_scale, generator=g), g
 
 
 def first_batch(g, batch_size=32):
@@ -345,7 +353,7 @@ runs = {}
 def fit(init):
     """Train a fresh MLP with the given init for the full number of steps; keep it in `runs`."""
     model, g = new_mlp(init)
-    result = train.train(model, D.Xtr, D.Ytr, S.max_steps, g, lr=train.lr_schedule(0.1, 0.01, decay_step),
+    result = train.train(model, D.Xtr, D.Ytr, S.max_steps, g, lr=train.lr_schedule(lr, lr / 10, decay_step),
                          ud_every=None, desc=f"MLP, {init} init")
     runs[init] = (model, result)
     print(f"{init}: {result.steps:,} steps in {result.seconds:.1f} s; loss at step 0 {10 ** result.lossi[0]:.4f}, "
@@ -446,7 +454,7 @@ claims.check("already well below $\\ln V$", sf_at_cross < ln_vocab - 0.5,
 # %%
 blade_steps = cross_step or S.max_steps
 model_blade, g_blade = new_mlp("original")
-train.train(model_blade, D.Xtr, D.Ytr, blade_steps, g_blade, lr=train.lr_schedule(0.1, 0.01, decay_step),
+train.train(model_blade, D.Xtr, D.Ytr, blade_steps, g_blade, lr=train.lr_schedule(lr, lr / 10, decay_step),
             ud_every=None, desc="MLP, original init, the blade")
 with torch.no_grad():
     logits_blade = model_blade(Xb)                                  # (32, vocab_size)
@@ -759,23 +767,23 @@ claims.check("keeps their spread near 1", all(abs(v - 1) < 0.3 for v in s53[1:])
 
 # %%
 g_t = torch.Generator().manual_seed(settings.SEED)
-w_torch = torch.nn.init.kaiming_normal_(torch.empty(200, fan_in), mode="fan_in", nonlinearity="tanh",
+w_torch = torch.nn.init.kaiming_normal_(torch.empty(n_hidden, fan_in), mode="fan_in", nonlinearity="tanh",
                                         generator=g_t).T                      # (30, 200)
-w_wrong = torch.nn.init.kaiming_normal_(torch.empty(fan_in, 200), mode="fan_in", nonlinearity="tanh",
+w_wrong = torch.nn.init.kaiming_normal_(torch.empty(fan_in, n_hidden), mode="fan_in", nonlinearity="tanh",
                                         generator=g_t)                        # (30, 200)
 m_kai = at_init("kaiming")
-report.show_table(["W1 (30, 200)", "std"], [
-    ["formula (5/3) / sqrt(30)", models.TANH_GAIN / fan_in**0.5],
-    [f"torch.nn.init.calculate_gain('tanh') = {torch.nn.init.calculate_gain('tanh'):.4f}, / sqrt(30)",
+report.show_table([f"W1 ({fan_in}, {n_hidden})", "std"], [
+    [f"formula (5/3) / sqrt({fan_in})", models.TANH_GAIN / fan_in**0.5],
+    [f"torch.nn.init.calculate_gain('tanh') = {torch.nn.init.calculate_gain('tanh'):.4f}, / sqrt({fan_in})",
      torch.nn.init.calculate_gain("tanh") / fan_in**0.5],
-    ["kaiming_normal_ on (200, 30), transposed", w_torch.std().item()],
-    ["kaiming_normal_ on (30, 200): fan-in read as 200", w_wrong.std().item()],
-    ["(5/3) / sqrt(200)", models.TANH_GAIN / 200**0.5],
+    [f"kaiming_normal_ on ({n_hidden}, {fan_in}), transposed", w_torch.std().item()],
+    [f"kaiming_normal_ on ({fan_in}, {n_hidden}): fan-in read as {n_hidden}", w_wrong.std().item()],
+    [f"(5/3) / sqrt({n_hidden})", models.TANH_GAIN / n_hidden**0.5],
     ["models.MLP(init='kaiming').W1", m_kai.W1.std().item()],
 ])
 kaiming_scale = models.TANH_GAIN / fan_in**0.5
 torch_off = abs(w_torch.std().item() / kaiming_scale - 1)
-wrong_off = abs(w_wrong.std().item() / (models.TANH_GAIN / 200**0.5) - 1)
+wrong_off = abs(w_wrong.std().item() / (models.TANH_GAIN / n_hidden**0.5) - 1)
 
 # %% [markdown]
 # On the `(200, 30)` tensor `kaiming_normal_` draws the formula's std; on the `(30, 200)`
@@ -784,7 +792,7 @@ wrong_off = abs(w_wrong.std().item() / (models.TANH_GAIN / 200**0.5) - 1)
 # %% tags=["remove-cell"]
 claims.check("draws the formula's std", torch_off < 0.03, f"{w_torch.std().item():.4f} vs {kaiming_scale:.4f}")
 claims.check("it draws the std for a fan-in of 200", wrong_off < 0.03,
-             f"{w_wrong.std().item():.4f} vs {models.TANH_GAIN / 200**0.5:.4f}")
+             f"{w_wrong.std().item():.4f} vs {models.TANH_GAIN / n_hidden**0.5:.4f}")
 
 # %%
 m_02 = at_init("tanh_fixed")
@@ -836,7 +844,7 @@ claims.check("more of the hidden values saturate", sat_k > sat_02, f"saturated {
 # of `hpreact`.
 
 # %%
-fan_out = 200
+fan_out = n_hidden
 g_x = torch.Generator().manual_seed(settings.SEED)
 w1_inits = {   # name -> (std by formula, W1 (30, 200))
     "Kaiming, gain 5/3": (kaiming_scale, m_kai.W1),
@@ -855,7 +863,8 @@ with torch.no_grad():
         w1_stats[name] = dict(formula=formula, std=W1.std().item(), fwd=math.sqrt(fan_in) * W1.std().item(),
                               bwd=math.sqrt(fan_out) * W1.std().item(), hpreact=hpreact_dev.std().item(),
                               sat=(torch.tanh(hpreact_dev).abs() > 0.99).float().mean().item())
-report.show_table(["W1 (30, 200)", "std by formula", "std drawn", "forward sqrt(30) std", "backward sqrt(200) std",
+report.show_table([f"W1 ({fan_in}, {fan_out})", "std by formula", "std drawn", f"forward sqrt({fan_in}) std",
+                   f"backward sqrt({fan_out}) std",
                    "hpreact std (dev)", "|h| > 0.99 (dev)"],
                   [[name, s["formula"], s["std"], s["fwd"], s["bwd"], s["hpreact"], f"{s['sat']:.2%}"]
                    for name, s in w1_stats.items()])
@@ -888,6 +897,36 @@ claims.check("the narrowest of the three", xav["hpreact"] < min(hand["hpreact"],
              f"hpreact std {xav['hpreact']:.3f} / {hand['hpreact']:.3f} / {kai['hpreact']:.3f}")
 claims.check("the fewest hidden values saturate", xav["sat"] < min(hand["sat"], kai["sat"]),
              f"saturated {xav['sat']:.2%} / {hand['sat']:.2%} / {kai['sat']:.2%}")
+
+# %% [markdown]
+# Every initialization of this section differs in one number, the scale of `W1`. The figure
+# below has a slider over it, from the original 1 down past Kaiming's and the hand-picked 0.2
+# to 0.05. Each frame is the first minibatch at initialization, with the rest of the network
+# drawn as Kaiming's recipe draws it: the histogram of `h` on the left, the white-columns
+# picture on the right, the loss of that minibatch in the title. It opens at Kaiming's scale,
+# the one the rest of the book uses.
+
+# %%
+W1_SCALES = sorted({1.0, 0.5, kaiming_scale, 0.2, 0.1, 0.05}, reverse=True)
+W1_NAMES = {1.0: " (original)", kaiming_scale: " (Kaiming)", 0.2: " (hand-picked)"}
+
+
+def at_w1_scale(scale: float):
+    """The tanh outputs `h` of the first minibatch and its loss, at initialization with W1's factor `scale`."""
+    model, g = new_mlp("kaiming", w1_scale=scale)
+    ix = first_batch(g)
+    with torch.no_grad():
+        loss = F.cross_entropy(model(D.Xtr[ix]), D.Ytr[ix]).item()
+    return model.h.detach(), loss                                  # (32, n_hidden), a number
+
+
+w1_frames = {v: at_w1_scale(v) for v in W1_SCALES}
+plots.show_explorable(
+    knob="W1 scale", values=W1_SCALES, book=kaiming_scale,
+    labels=[f"W1 scale {v:.3g}{W1_NAMES.get(v, '')}" for v in W1_SCALES],
+    draw=lambda v: plots.plot_tanh_units(w1_frames[v][0], title=f"W1 scale {v:.3g}{W1_NAMES.get(v, '')}: "
+                                                                 f"loss at initialization {w1_frames[v][1]:.3f}"),
+    name="W1 scale explorer")
 
 # %%
 report.publish("init/kaiming_fwd", kai["fwd"], ".2f")

@@ -15,6 +15,12 @@
 # lecture's exercise E02), and what it buys (activations and gradients that keep their size
 # whatever the scale of the weights).
 
+# %% tags=["parameters"]
+# This chapter's knobs at the book's values; a run of your own:
+# python chapters/03_batchnorm.py --set n_hidden=100 lr=0.05   (papermill: -p n_hidden 100)
+n_hidden = 200          # neurons in the hidden layer
+lr = 0.1                # learning rate (a tenth of it for the second half)
+
 # %%
 import math
 import time
@@ -25,10 +31,10 @@ import torch.nn.functional as F
 
 from makemore_lib import chapter, layers, lecture, models, plots, report, settings, train
 
-S, D, claims = chapter.begin()
+S, D, claims = chapter.begin(globals())
 decay_step = S.steps(100_000)
 print(f"mode: {S.mode}; the BatchNorm MLP trains {S.max_steps:,} steps, "
-      f"learning rate 0.1, then 0.01 from step {decay_step:,}")
+      f"learning rate {lr:g}, then {lr / 10:g} from step {decay_step:,}")
 
 print(f"Xtr {tuple(D.Xtr.shape)}, Xdev {tuple(D.Xdev.shape)}, vocabulary {D.vocab_size}")
 
@@ -50,9 +56,8 @@ print(f"Xtr {tuple(D.Xtr.shape)}, Xdev {tuple(D.Xdev.shape)}, vocabulary {D.voca
 
 # %%
 g = torch.Generator().manual_seed(settings.SEED)
-mlp = models.MLP(D.vocab_size, init="original", generator=g)   # chapter 2's network, unfixed
+mlp = models.MLP(D.vocab_size, n_hidden=n_hidden, init="original", generator=g)   # chapter 2's network, unfixed
 C, W1, b1, W2, b2 = mlp.C, mlp.W1, mlp.b1, mlp.W2, mlp.b2
-n_hidden = W1.shape[1]
 
 ix = torch.randint(0, D.Xtr.shape[0], (32,), generator=g)
 Xb, Yb = D.Xtr[ix], D.Ytr[ix]                   # (32, 3), (32,)
@@ -214,7 +219,7 @@ report.show_source(models.MLP.__call__)
 
 # %%
 g = torch.Generator().manual_seed(settings.SEED)
-model = models.MLP(D.vocab_size, batchnorm=True, generator=g)
+model = models.MLP(D.vocab_size, n_hidden=n_hidden, batchnorm=True, generator=g)
 print(f"parameters: {sum(p.nelement() for p in model.parameters()):,} "
       f"({', '.join(f'{n} {tuple(p.shape)}' for n, p in model.named_parameters())})")
 
@@ -225,7 +230,7 @@ print(f"parameters: {sum(p.nelement() for p in model.parameters()):,} "
 # second half.
 
 # %%
-result = train.train(model, D.Xtr, D.Ytr, S.max_steps, g, lr=train.lr_schedule(0.1, 0.01, decay_step),
+result = train.train(model, D.Xtr, D.Ytr, S.max_steps, g, lr=train.lr_schedule(lr, lr / 10, decay_step),
                      ud_every=None, log_every=S.max_steps // 10, desc="MLP + BatchNorm")
 print(f"{result.steps:,} steps in {result.seconds:.1f} s ({1e6 * result.seconds / result.steps:.0f} us per step)")
 plots.plot_loss({"MLP + BatchNorm": result.lossi}, title="Training loss, MLP with BatchNorm",
@@ -563,9 +568,9 @@ reg_runs, reg_states = {}, {}          # (seed, n_stats) -> (train loss, dev los
 for seed in REG_SEEDS:
     for n_stats in (32, 1024):
         g_reg = torch.Generator().manual_seed(seed)
-        net = models.MLP(D.vocab_size, batchnorm=True, generator=g_reg)
+        net = models.MLP(D.vocab_size, n_hidden=n_hidden, batchnorm=True, generator=g_reg)
         g_extra = torch.Generator().manual_seed(seed + 1)
-        train.train(net, D.Xtr, D.Ytr, reg_steps, g_reg, lr=train.lr_schedule(0.1, 0.01, reg_steps // 2),
+        train.train(net, D.Xtr, D.Ytr, reg_steps, g_reg, lr=train.lr_schedule(lr, lr / 10, reg_steps // 2),
                     ud_every=None, step=stats_step(net, n_stats, g_extra),
                     desc=f"statistics over {n_stats:,}")
         reg_states[seed, n_stats] = g_reg.get_state()

@@ -12,6 +12,13 @@
 # layers amounts to, count dead units for four activations, and finally train the healthy
 # network in full and fold its BatchNorms away (exercise E02).
 
+# %% tags=["parameters"]
+# This chapter's knobs at the book's values; a run of your own:
+# python chapters/04_deep_mlp.py --set n_layers=10 gain=1.0   (papermill: -p gain 1.0)
+n_layers = 5            # hidden layers of the network (the depth experiment sets its own)
+n_hidden = 100          # neurons in each hidden layer
+gain = 5 / 3            # the Linear weights' gain in the networks without normalization that set none
+
 # %%
 import math
 import time
@@ -21,7 +28,7 @@ import torch
 
 from makemore_lib import chapter, layers, models, plots, report, settings, train
 
-S, D, claims = chapter.begin()
+S, D, claims = chapter.begin(globals())
 EXP_STEPS = 1_000                 # the diagnostic and experiment runs, the same in both modes
 decay_step = S.steps(150_000)
 print(f"mode: {S.mode}; diagnostics and experiments: {EXP_STEPS:,} steps each; "
@@ -32,6 +39,14 @@ EXTRA_SEEDS = (0, 1, 2)           # besides the book's seed, for the runs whose 
 ln_V = math.log(D.vocab_size)     # the loss of a uniform guess over the vocabulary
 report.publish("deep/vocab_size", D.vocab_size)
 report.publish("deep/ln_vocab", ln_V, ".4f")
+
+
+def deep_mlp(generator: torch.Generator, **kw) -> layers.Sequential:
+    """models.deep_mlp at this chapter's knobs (n_layers, n_hidden, gain); `kw` overrides them."""
+    return models.deep_mlp(D.vocab_size, generator=generator, **{**KNOBS, **kw})
+
+
+KNOBS = dict(n_layers=n_layers, n_hidden=n_hidden, gain=gain)
 
 
 # %% [markdown]
@@ -59,7 +74,7 @@ report.show_source(models.deep_mlp)
 
 # %%
 g = torch.Generator().manual_seed(settings.SEED)
-model = models.deep_mlp(D.vocab_size, generator=g)
+model = deep_mlp(g)
 rows = []
 for i, layer in enumerate(model.layers):
     shape = tuple(layer.weight.shape) if hasattr(layer, "weight") else ""
@@ -89,7 +104,7 @@ def run(desc: str, steps: int = EXP_STEPS, lr: float = 0.1, ud_every: int | None
     and in an error. With `may_diverge`, a loss that blows up ends the run (result.diverged_at)
     instead of the chapter."""
     g = torch.Generator().manual_seed(seed)
-    model = models.deep_mlp(D.vocab_size, generator=g, **kw)
+    model = deep_mlp(g, **kw)
     if prepare is not None:
         prepare(model)
     model.retain_grads = True
@@ -291,7 +306,7 @@ report.show_table(["weight", "grad mean", "grad std", "grad:data ratio"],
 plots.plot_distributions({name: p.grad for name, p in weights(model)},
                          title="Weight gradient distribution", xlabel="gradient")
 w_ratios, c_ratio = diag["grad:data"][1:], diag["grad:data"][0]
-init_std = [p.std().item() for _, p in weights(models.deep_mlp(D.vocab_size, generator=torch.Generator().manual_seed(settings.SEED)))]
+init_std = [p.std().item() for _, p in weights(deep_mlp(torch.Generator().manual_seed(settings.SEED)))]
 report.publish("deep/gd_w_min", min(w_ratios), ".3f")
 report.publish("deep/gd_w_max", max(w_ratios), ".3f")
 report.publish("deep/gd_c", c_ratio, ".4f")
@@ -311,9 +326,9 @@ report.publish("deep/c_vs_w_max", init_std[0] / min(init_std[1:]), ".1f")
 # %% tags=["remove-cell"]
 # measured over avx512/avx2/default x 4 seeds: W1-W6 max/min 1.89 ... 2.27, C / smallest W 0.14 ... 0.18
 claims.check("The Linear weights have ratios of the same order", max(w_ratios) / min(w_ratios) < 3,
-             f"grad:data W1-W6 {fmt(w_ratios, '{:.2e}')}")
+             f"grad:data W1-W{n_layers + 1} {fmt(w_ratios, '{:.2e}')}")
 claims.check("The embedding table `C` is the exception", c_ratio < min(w_ratios) / 3,
-             f"grad:data C {c_ratio:.2e}, W1-W6 {fmt(w_ratios, '{:.2e}')}")
+             f"grad:data C {c_ratio:.2e}, W1-W{n_layers + 1} {fmt(w_ratios, '{:.2e}')}")
 
 # %% [markdown]
 # ### Update-to-data ratio over training
@@ -335,6 +350,39 @@ report.publish("deep/diag_ud_min", min(diag["ud"][1:]), ".2f")
 report.publish("deep/diag_ud_max", max(diag["ud"][1:]), ".2f")
 report.publish("deep/diag_ud_c", diag["ud"][0], ".2f")
 
+
+# %% [markdown]
+# The same run frame by frame: the slider stops the diagnostic run after 1 to 1,000 steps and
+# shows the activation histograms of that step beside the update ratios recorded so far. It
+# opens at the end of the run, the figures above; move it back to see the ratios climb
+# through the first steps while the histograms take their shape.
+
+# %%
+SNAPSHOTS = [1, 10, 30, 100, 200, 500, EXP_STEPS]
+
+
+def snapshots(checkpoints: list[int]) -> dict:
+    """The diagnostic run again, paused at every checkpoint: step -> (tanh outputs, ud so far).
+    The minibatches are drawn from `g` in the same order, so pausing changes no number."""
+    g = torch.Generator().manual_seed(settings.SEED)
+    m = deep_mlp(g)
+    m.retain_grads = True
+    shots, result, done = {}, None, 0
+    for t in checkpoints:
+        result = train.train(m, D.Xtr, D.Ytr, t - done, g, lr=train.lr_schedule(0.1), ud_every=1, result=result,
+                             desc=f"diagnostic run to step {t:,}")
+        shots[t], done = ([a.detach().clone() for a in tanh_outputs(m)], ud_columns(m, result).clone()), t
+    return shots
+
+
+shots = snapshots(SNAPSHOTS)
+plots.show_explorable(
+    knob="training step", values=SNAPSHOTS, book=EXP_STEPS, labels=[f"after {t:,} steps" for t in SNAPSHOTS],
+    draw=lambda t: plots.plot_training_snapshot({f"layer {i + 1}": a for i, a in enumerate(shots[t][0])},
+                                                shots[t][1].tolist(), [name for name, _ in weights(model)],
+                                                steps=EXP_STEPS, title=f"BatchNorm network, lr 0.1, after {t:,} steps"),
+    name="training step explorer")
+
 # %% [markdown]
 # What to see: one line per weight, rising during the first few hundred steps and then level;
 # the Linear weights above the dashed guide line, between {{ value deep/diag_ud_min }} and
@@ -351,7 +399,7 @@ claims.check("rising during the first few hundred steps", bool((ud_mid > ud_firs
 claims.check("and then level", max(abs(a - b) for a, b in zip(ud_mid.tolist(), diag["ud"])) < 0.15,
              f"steps 400-499 {fmt(ud_mid.tolist())}, 900-999 {fmt(diag['ud'])}")
 claims.check("the Linear weights above the dashed guide line", min(diag["ud"][1:]) > -2.6,
-             f"W1-W6 {fmt(diag['ud'][1:])}")
+             f"W1-W{n_layers + 1} {fmt(diag['ud'][1:])}")
 claims.check("`C` near it", abs(diag["ud"][0] + 3) < 0.3, f"C {diag['ud'][0]:.2f}")
 
 # %% [markdown]
@@ -375,15 +423,43 @@ trained["BatchNorm"] = (model, result)                  # the diagnostic run abo
 after = {label: summary(*mr) for label, mr in trained.items()}
 
 log10 = lambda v: torch.tensor(v).log10().tolist()
-report.show_table(["at initialization", "activation std, layers 1-5", "saturated %",
-                   "gradient std, 1e-3", "grad:data ratio, W1-W6"],
+report.show_table(["at initialization", f"activation std, layers 1-{n_layers}", "saturated %",
+                   "gradient std, 1e-3", f"grad:data ratio, W1-W{n_layers + 1}"],
                   [[k, fmt(v["act std"]), fmt(v["saturated %"], "{:.1f}"),
                     fmt([1e3 * x for x in v["grad std"]]), fmt(v["grad:data"][1:], "{:.3f}")]
                    for k, v in at_init.items()])
 plots.plot_layer_stats({"activation std": {k: v["act std"] for k, v in at_init.items()},
                         "saturated %": {k: v["saturated %"] for k, v in at_init.items()},
                         "log10 gradient std": {k: log10(v["grad std"]) for k, v in at_init.items()}},
-                       title="Tanh layers 1-5 at initialization")
+                       title=f"Tanh layers 1-{n_layers} at initialization")
+
+# %% [markdown]
+# The table keeps four gains; the figure below has a slider over more of them, each frame the
+# activation and gradient histograms of every tanh layer of the network without BatchNorm at
+# initialization (the same single pass at learning rate 0). It opens at the gain of this run,
+# 5/3 in the book; drag it (or use the arrow keys) to see what each gain does to every layer.
+# The paragraphs below read the four gains of the table.
+
+# %%
+GAINS = sorted({0.5, 0.75, 1.0, 1.25, 5 / 3, 2.0, 2.5, 3.0, gain})
+
+
+def at_gain(g_value: float):
+    """The network without BatchNorm at initialization at tanh gain `g_value`: its tanh outputs,
+    with the gradients of one backward pass."""
+    m, _ = run(f"no BatchNorm, gain {g_value:.3g} (at initialization)", steps=1, lr=0.0, ud_every=None,
+               batchnorm=False, gain=g_value)
+    return tanh_outputs(m)
+
+
+gain_acts = {v: at_gain(v) for v in GAINS}
+grad_reach = 4 * max(t.grad.std().item() for t in gain_acts[gain])   # one gradient axis for every frame, the book gain's
+plots.show_explorable(
+    knob="gain", values=GAINS, book=gain, labels=[f"gain {v:.3g}" for v in GAINS],
+    draw=lambda v: plots.plot_layer_histograms({f"layer {i + 1}": t for i, t in enumerate(gain_acts[v])},
+                                               title=f"No BatchNorm at initialization, gain {v:.3g}",
+                                               grad_lim=grad_reach),
+    name="tanh gain explorer")
 
 # %% [markdown]
 # Why a gain at all: tanh squashes, so $\tanh(z)$ of a unit Gaussian has standard deviation
@@ -476,16 +552,16 @@ claims.check("so its gradient is large relative to its data", w6_factor > 10,
 
 # %%
 report.show_table(["after 1,000 steps", "activation std", "saturated %", "gradient std, 1e-3",
-                   "log10 update/data, W1-W6", "loss, last 100 steps"],
+                   f"log10 update/data, W1-W{n_layers + 1}", "loss, last 100 steps"],
                   [[k, fmt(v["act std"]), fmt(v["saturated %"], "{:.1f}"), fmt([1e3 * x for x in v["grad std"]]),
                     fmt(v["ud"][1:]), f"{v['loss']:.3f}"] for k, v in after.items()])
 plots.plot_layer_stats({"activation std": {k: v["act std"] for k, v in after.items()},
                         "saturated %": {k: v["saturated %"] for k, v in after.items()},
                         "log10 gradient std": {k: log10(v["grad std"]) for k, v in after.items()},
-                        "log10 update/data (W1-W6)": {k: v["ud"][1:] for k, v in after.items()}},
-                       title=f"After {EXP_STEPS:,} steps (tanh layers 1-5; weights W1-W6)")
+                        f"log10 update/data (W1-W{n_layers + 1})": {k: v["ud"][1:] for k, v in after.items()}},
+                       title=f"After {EXP_STEPS:,} steps (tanh layers 1-{n_layers}; weights W1-W{n_layers + 1})")
 act_spread = lambda runs: max(max(v["act std"][i] for v in runs.values()) - min(v["act std"][i] for v in runs.values())
-                              for i in range(5))                 # widest gap between runs at any layer
+                              for i in range(n_layers))          # widest gap between runs at any layer
 t05, t3, t53, tbn = (after[k] for k in ["no BatchNorm, gain 0.5", "no BatchNorm, gain 3",
                                         "no BatchNorm, gain 5/3", "BatchNorm"])
 others = [v for k, v in after.items() if k != "no BatchNorm, gain 3"]
@@ -549,7 +625,7 @@ lr_runs = {"BatchNorm, lr 0.001": run("BatchNorm, lr 0.001", lr=0.001), "BatchNo
            "BatchNorm, lr 1.0": run("BatchNorm, lr 1.0", lr=1.0),
            "no BatchNorm, lr 1.0": run("no BatchNorm, lr 1.0", lr=1.0, batchnorm=False, may_diverge=True)}
 lr_after = {k: summary(*mr) for k, mr in lr_runs.items()}
-report.show_table(["run", "log10 update/data, W1-W6", "saturated %", "weight std, end / start (W1-W6)",
+report.show_table(["run", f"log10 update/data, W1-W{n_layers + 1}", "saturated %", f"weight std, end / start (W1-W{n_layers + 1})",
                    "loss, last 100 steps"],
                   [[k, fmt(v["ud"][1:]), fmt(v["saturated %"], "{:.1f}"), fmt(v["w growth"][1:]),
                     outcome(lr_runs[k][1], v["loss"])] for k, v in lr_after.items()])
@@ -605,9 +681,9 @@ report.publish("deep/bn1_growth_max", max(bn1["w growth"][1:]), ".2f")
 # (book's seed; >= 54% over all), loss 4.77 ... 5.75 (book's seed; 3.70 ... 7.39 over all), ln V = 3.30.
 # lr 1.0 with BatchNorm: loss 2.412 ... 2.435, growth 1.14 ... 1.72 over 4 seeds, the same on every kernel set.
 claims.check("the lr 1.0 panels' lines far above it", min(nobn1["ud"][1:] + bn1["ud"][1:]) > -2.5,
-             f"W1-W6 without BatchNorm {fmt(nobn1['ud'][1:])}, with {fmt(bn1['ud'][1:])}")
+             f"W1-W{n_layers + 1} without BatchNorm {fmt(nobn1['ud'][1:])}, with {fmt(bn1['ud'][1:])}")
 claims.check("the lines sloping down", bn1_first > bn1_last + 0.05, f"first 100 steps {bn1_first:.2f}, last {bn1_last:.2f}")
-claims.check("sit far below the guide", max(lo["ud"][1:]) < -4, f"W1-W6 {fmt(lo['ud'][1:])}")
+claims.check("sit far below the guide", max(lo["ud"][1:]) < -4, f"W1-W{n_layers + 1} {fmt(lo['ud'][1:])}")
 claims.check("has hardly left its starting value", lo["loss"] > ln_V - 0.2, f"loss {lo['loss']:.3f}, ln V {ln_V:.3f}")
 claims.check("far above the guide", min(nobn1["ud"][1:-1]) > -2.5, f"W1-W5 {fmt(nobn1['ud'][1:-1])}")
 claims.check("mostly saturated", min(nobn1["saturated %"]) > 50, f"saturated {fmt(nobn1['saturated %'])}")
@@ -694,7 +770,7 @@ def constant_init(value: float):
 
 
 zero_init = constant_init(0.0)
-zero0 = zero_init(models.deep_mlp(D.vocab_size, generator=torch.Generator().manual_seed(settings.SEED)))
+zero0 = zero_init(deep_mlp(torch.Generator().manual_seed(settings.SEED)))
 zero_model, zero_result = run("every weight zero", ud_every=None, prepare=zero_init)
 moved = {name: (p != p0).sum().item() for (name, p), (_, p0) in zip(zero_model.named_parameters(),
                                                                    zero0.named_parameters())}
@@ -780,7 +856,7 @@ claims.check("it has learned the character frequencies", 0 <= zero_train - H < 0
 # the same 1,000 steps:
 
 # %%
-plain0 = zero_init(models.deep_mlp(D.vocab_size, batchnorm=False, generator=torch.Generator().manual_seed(settings.SEED)))
+plain0 = zero_init(deep_mlp(torch.Generator().manual_seed(settings.SEED), batchnorm=False))
 plain_model, _ = run("every weight zero, no BatchNorm", ud_every=None, prepare=zero_init, batchnorm=False)
 plain_moved = [n for (n, p), (_, p0) in zip(plain_model.named_parameters(), plain0.named_parameters()) if (p != p0).any()]
 report.publish("deep/plain_moved", ", ".join(f"`{n}`" for n in plain_moved))
@@ -799,7 +875,7 @@ claims.check("Only the last Linear's bias gets a gradient",
 # weight to one nonzero constant instead, here 0.1, and train the same 1,000 steps:
 
 # %%
-const0 = constant_init(0.1)(models.deep_mlp(D.vocab_size, generator=torch.Generator().manual_seed(settings.SEED)))
+const0 = constant_init(0.1)(deep_mlp(torch.Generator().manual_seed(settings.SEED)))
 const_model, _ = run("every weight 0.1", ud_every=None, prepare=constant_init(0.1))
 with kept(const_model):
     const_train = train.split_loss(const_model, D.Xtr, D.Ytr)
@@ -863,7 +939,7 @@ for k, (m, r) in norm_runs.items():
     norm_stats[k] = summary(m, r)
     norm_stats[k]["train"], norm_stats[k]["val"] = (diag_train, diag_val) if m is diag_model else split_losses(m)
 report.show_table(["after 1,000 steps", "activation std", "saturated %", "gradient std, x10^-3",
-                   "grad:data ratio, W1-W6", "train", "val"],
+                   f"grad:data ratio, W1-W{n_layers + 1}", "train", "val"],
                   [[k, fmt(v["act std"]), fmt(v["saturated %"], "{:.1f}"), fmt([1e3 * x for x in v["grad std"]]),
                     fmt(v["grad:data"][1:], "{:.3f}"), f"{v['train']:.4f}", f"{v['val']:.4f}"]
                    for k, v in norm_stats.items()])
@@ -872,7 +948,7 @@ for k, v in norm_stats.items():
 plots.plot_layer_stats({"activation std": {k: v["act std"] for k, v in norm_stats.items()},
                         "saturated %": {k: v["saturated %"] for k, v in norm_stats.items()},
                         "log10 gradient std": {k: log10(v["grad std"]) for k, v in norm_stats.items()}},
-                       title=f"BatchNorm, LayerNorm, none: tanh layers 1-5 after {EXP_STEPS:,} steps")
+                       title=f"BatchNorm, LayerNorm, none: tanh layers 1-{n_layers} after {EXP_STEPS:,} steps")
 bnn, ln, non = (norm_stats[k] for k in ["BatchNorm", "LayerNorm", "no normalization (gain 5/3)"])
 best = min(norm_stats, key=lambda k: norm_stats[k]["val"])
 val_spread = max(v["val"] for v in norm_stats.values()) - min(v["val"] for v in norm_stats.values())
@@ -962,13 +1038,13 @@ DEPTH_DECAY = 750                                              # lr 0.1, then 0.
 depth_norms = {"BatchNorm": dict(norm="batch"), "LayerNorm": dict(norm="layer"),
                "no normalization": dict(batchnorm=False)}      # without normalization: gain 5/3
 depth_runs = {}
-for n_layers in DEPTHS:
+for depth in DEPTHS:
     for norm_label, kw in depth_norms.items():
-        label = f"deep MLP, {n_layers} layers, {norm_label}, lr 0.1 then 0.01"
-        m, r = run(label, ud_every=None, decay_step=DEPTH_DECAY, n_layers=n_layers, **kw)
+        label = f"deep MLP, {depth} layers, {norm_label}, lr 0.1 then 0.01"
+        m, r = run(label, ud_every=None, decay_step=DEPTH_DECAY, n_layers=depth, **kw)
         tr, va = train.split_loss(m, D.Xtr, D.Ytr), train.split_loss(m, D.Xdev, D.Ydev)
         report.record_run(label, EXP_STEPS, tr, va)
-        depth_runs[norm_label, n_layers] = dict(model=m, result=r, train=tr, val=va)
+        depth_runs[norm_label, depth] = dict(model=m, result=r, train=tr, val=va)
 depth_val = {k: [depth_runs[k, n]["val"] for n in DEPTHS] for k in depth_norms}
 report.show_table(["validation loss after 1,000 steps"] + [f"{n} layers" for n in DEPTHS],
                   [[k] + [f"{v:.4f}" for v in vals] for k, vals in depth_val.items()])
@@ -1023,7 +1099,7 @@ claims.check("Depth itself pays up to 5 layers and not beyond", drop_2_5 > 0.02 
 # 1,000 dev examples:
 
 # %%
-deep10 = models.deep_mlp(D.vocab_size, n_layers=10, batchnorm=False, generator=torch.Generator().manual_seed(settings.SEED))
+deep10 = deep_mlp(torch.Generator().manual_seed(settings.SEED), n_layers=10, batchnorm=False)
 with torch.no_grad():
     deep10(D.Xdev[:1_000])
 d10_std = [t.std().item() for t in tanh_outputs(deep10)]
@@ -1070,7 +1146,7 @@ for label, kw in lin_kw.items():
     m, _ = run(f"{label} (at initialization)", steps=1, lr=0.0, ud_every=None, batchnorm=False,
                activation=layers.Identity, **kw)
     lin_init[label] = dict(act=[t.std().item() for t in act_outputs(m)], grad=[t.grad.std().item() for t in act_outputs(m)])
-report.show_table(["at initialization", "activation std, layers 1-5", "gradient std, 1e-3"],
+report.show_table(["at initialization", f"activation std, layers 1-{n_layers}", "gradient std, 1e-3"],
                   [[k, fmt(v["act"]), fmt([1e3 * x for x in v["grad"]])] for k, v in lin_init.items()])
 plots.plot_layer_stats({"activation std": {k: v["act"] for k, v in lin_init.items()},
                         "log10 gradient std": {k: log10(v["grad"]) for k, v in lin_init.items()}},
@@ -1304,7 +1380,7 @@ def relu_run(act, norm_label, lr, seed=settings.SEED):
     kw = {} if norm_label == "BatchNorm" else dict(batchnorm=False, gain=RELU_GAIN)
     label = f"{act.__name__}, {norm_label}, lr {lr}"
     if (act, norm_label, seed) not in fresh_nets:               # the same draws for both learning rates
-        fresh = models.deep_mlp(D.vocab_size, generator=torch.Generator().manual_seed(seed), activation=act, **kw)
+        fresh = deep_mlp(torch.Generator().manual_seed(seed), activation=act, **kw)
         fresh_nets[act, norm_label, seed] = fresh, dead_mask(fresh, D.Xdev)
     fresh, at0 = fresh_nets[act, norm_label, seed]
     m, r = run(label + ("" if seed == settings.SEED else f", seed {seed}"), lr=lr, ud_every=None,
@@ -1322,7 +1398,7 @@ for act, norm_label in [(layers.ReLU, "BatchNorm"), (layers.ReLU, "no norm"), (l
                         (layers.Sigmoid, "no norm"), (layers.ELU, "no norm")]:
     for lr in (0.1, 1.0):
         relu_dead[f"{act.__name__}, {norm_label}, lr {lr}"] = relu_run(act, norm_label, lr)
-report.show_table(["run", "dead at init, layers 1-5 (total of 500)", f"dead after {EXP_STEPS:,} steps",
+report.show_table(["run", f"dead at init, layers 1-{n_layers} (total of 500)", f"dead after {EXP_STEPS:,} steps",
                    "loss, last 100 steps"],
                   [[k, dead_text(v["init"]), dead_text(v["after"]) if v["after"] is not None else "",
                     outcome(v["result"], v["loss"])] for k, v in relu_dead.items()])
@@ -1474,7 +1550,7 @@ claims.check("it ends with the highest loss of the table", sig01["loss"] > max(o
 
 # %%
 g = torch.Generator().manual_seed(settings.SEED)
-model = models.deep_mlp(D.vocab_size, generator=g)
+model = deep_mlp(g)
 result = train.train(model, D.Xtr, D.Ytr, S.max_steps, g, lr=train.lr_schedule(0.1, 0.01, decay_step),
                      ud_every=None, log_every=S.max_steps // 10, desc="deep MLP + BatchNorm")
 print(f"{result.steps:,} steps in {result.seconds:.1f} s ({1e3 * result.seconds / result.steps:.2f} ms per step)")

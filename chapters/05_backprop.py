@@ -28,6 +28,15 @@
 # turn to "yes" as you fill them in; the verdict below each table names every gradient that
 # is wrong.
 
+# %% tags=["parameters"]
+# This chapter's knobs at the book's values (exercises 1-3; exercise 4 trains chapter 3's
+# 200-unit network); a run of your own:
+# python chapters/05_backprop.py --set n_hidden=32 batch_size=64   (papermill: -p batch_size 64)
+block_size = 3          # how many previous characters the model reads
+n_embd = 10             # dimensions of a character's embedding
+n_hidden = 64           # neurons in the hidden layer
+batch_size = 32         # examples in the minibatch whose gradients are checked
+
 # %%
 import dataclasses
 import math
@@ -38,7 +47,7 @@ import torch.nn.functional as F
 
 from makemore_lib import backprop, chapter, layers, lecture, plots, report, settings, train
 
-S, D, claims = chapter.begin()
+S, D, claims = chapter.begin(globals())
 decay_step = S.steps(100_000)
 print(f"mode: {S.mode}; exercise 4 trains for {S.max_steps:,} steps, batch 32, "
       f"lr 0.1, then 0.01 from step {decay_step:,}")
@@ -64,8 +73,7 @@ print(f"mode: {S.mode}; exercise 4 trains for {S.max_steps:,} steps, batch 32, "
 report.show_source(backprop.BackpropMLP.__init__)
 
 # %%
-n_embd, block_size, n_hidden, vocab_size = 10, D.block_size, 64, D.vocab_size
-batch_size = 32
+vocab_size = D.vocab_size
 n = batch_size  # a shorter name for the formulas
 g = torch.Generator().manual_seed(settings.SEED)
 net = backprop.BackpropMLP(vocab_size, block_size, n_embd, n_hidden, generator=g)

@@ -28,6 +28,7 @@ import atexit
 import sys
 from dataclasses import dataclass, field
 
+from . import knobs
 from .settings import FULL_STEPS, in_notebook
 
 CLAIM_MIME = "application/vnd.makemore.claim+json"
@@ -67,7 +68,8 @@ class Claims:
         if self.checked and getattr(sys, "last_value", None) is None:
             failed = self.failed
             said = "all hold" if not failed else f"{len(failed)} not borne out (warnings above)"
-            print(f"claims: {len(self.checked)} sentences checked against this run's numbers, {said}")
+            mine = f" ({knobs.note()}; the prose describes the book's)" if knobs.note() else ""
+            print(f"claims: {len(self.checked)} sentences checked against this run's numbers, {said}{mine}")
 
 
 def preview_only(record: dict) -> bool:

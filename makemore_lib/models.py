@@ -36,10 +36,11 @@ class MLP:
     """
 
     def __init__(self, vocab_size: int, block_size: int = 3, n_embd: int = 10, n_hidden: int = 200,
-                 init: str = "kaiming", batchnorm: bool = False, generator: torch.Generator | None = None):
+                 init: str = "kaiming", batchnorm: bool = False, generator: torch.Generator | None = None,
+                 w1_scale: float | None = None):
         if init not in INITS:
             raise ValueError(f"init must be one of {sorted(INITS)}, not {init!r}")
-        scale = INITS[init]
+        scale = INITS[init] if w1_scale is None else {**INITS[init], "W1": w1_scale}
         g = generator
         fan_in = n_embd * block_size
         self.batchnorm = batchnorm

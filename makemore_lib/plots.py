@@ -4,18 +4,22 @@ Each helper draws one figure and hands it to `show`: in a notebook (the site bui
 figure is rendered to a PNG and displayed, whatever matplotlib backend the environment
 chose (an inherited MPLBACKEND=Agg cannot strip a page of its figures), then closed, so no
 `<matplotlib...>` repr is left behind; in a script it is saved as a PNG under
-build/figures/<chapter>/ and its path printed.
+build/figures/<chapter>/ and its path printed. `show_explorable` draws one figure at several
+values of a knob, for the page's slider (docs/javascripts/explorable.js).
 """
 from __future__ import annotations
 
+import base64
 import io
+import numbers
 import os
 import re
 import sys
 from pathlib import Path
 
+from . import knobs
 from .errors import SettingsError
-from .report import FIGURE_META
+from .report import EXPLORABLE_MIME, FIGURE_META
 from .settings import figures_dir, in_notebook
 
 # A script saves its figures and never opens windows, whatever MPLBACKEND says: the variable is
@@ -48,7 +52,8 @@ STYLE = {
 }
 plt.rcParams.update(STYLE)
 
-_saved = 0
+_saved = 0          # figures (and explorable figures) a script saved: their running number
+_frames: list[tuple[str, bytes]] | None = None   # while show_explorable draws: (title, PNG) of each figure shown
 
 
 def figure(ncols: int = 1, nrows: int = 1, width: float = 8, height: float = 3.6, **kw):
@@ -61,31 +66,104 @@ def _slug(text: str) -> str:
 
 
 def show(fig, name: str | None = None) -> None:
-    """Display `fig` inline in a notebook, or save it under build/figures/ in a script."""
-    global _saved
+    """Display `fig` inline in a notebook, or save it under build/figures/ in a script; while
+    show_explorable draws, keep it as one of its frames instead. A run with the reader's own knobs
+    says so under the figure and in its file name."""
+    if knobs.note():
+        fig.text(0.5, 0.0, knobs.note(), ha="center", va="top", fontsize=8, color="0.35")
     fig.tight_layout()
-    if in_notebook():
-        from IPython.display import display
-        png = io.BytesIO()
-        fig.savefig(png, format="png")
-        title = name or (fig.axes[0].get_title() if fig.axes else "")
-        display({"image/png": png.getvalue(), "text/plain": f"[figure: {title}]"}, raw=True,
-                metadata={FIGURE_META: {"name": _slug(title), "title": title}})
-    else:
-        _saved += 1
-        chapter = Path(sys.argv[0]).stem or "interactive"
-        out = figures_dir() / chapter
-        title = name or (fig.axes[0].get_title() if fig.axes else "")
-        path = out / f"{_saved:02d}-{_slug(title)}.png"
-        try:
-            out.mkdir(parents=True, exist_ok=True)
-            fig.savefig(path)
-        except OSError as e:   # settings.read checked the folder; it may have gone since
-            plt.close(fig)
-            raise SettingsError(f"cannot save a figure in {out} ({e.strerror}); set MAKEMORE_FIGURES to a "
-                                f"writable folder") from None
-        print(f"[figure saved: {path}]")
+    title = name or (fig.axes[0].get_title() if fig.axes else "")
+    png = io.BytesIO()
+    fig.savefig(png, format="png")
     plt.close(fig)
+    if _frames is not None:
+        _frames.append((title, png.getvalue()))
+    elif in_notebook():
+        _display(png.getvalue(), f"[figure: {title}]", title)
+    else:
+        path = _numbered(title, ".png")
+        _write({path: png.getvalue()})
+        print(f"[figure saved: {path}]")
+
+
+def show_explorable(knob: str, values: list, draw, book, labels: list[str] | None = None,
+                    name: str | None = None) -> None:
+    """One figure at several values of a knob, for the reader to step through with a slider.
+
+    `draw(value)` draws the figure at `value` with one helper of this module (exactly one figure
+    per call); `book` is the value whose frame is shown first, the book's own choice. In a
+    notebook: one output, the book's frame as image/png and every frame under EXPLORABLE_MIME
+    (the site turns it into a slider); in a script: each frame saved as <slug of its label>.png
+    in a numbered folder of its own under build/figures/<chapter>/."""
+    values = list(values)
+    if book not in values:
+        raise ValueError(f"show_explorable: the book's value {book!r} is not one of the values of "
+                         f"{knob!r}: {', '.join(map(repr, values))}")
+    labels = [str(label) for label in labels] if labels is not None else [_label(knob, v) for v in values]
+    files = [_slug(label) for label in labels]
+    if len(labels) != len(values) or len(set(files)) != len(files):
+        raise ValueError(f"show_explorable: one distinct label per value of {knob!r} (as file names: "
+                         f"{', '.join(files)}), {len(values)} values")
+    frames = [_one_frame(draw, value, knob) for value in values]
+    initial = values.index(book)
+    title = name or frames[initial][0]
+    pngs = [png for _, png in frames]
+    if in_notebook():
+        record = {"knob": knob, "labels": labels, "initial": initial, "title": title,
+                  "frames": [base64.b64encode(png).decode("ascii") for png in pngs]}
+        _display(pngs[initial], f"[explorable figure: {title}, {len(pngs)} frames over {knob}]", title,
+                 {EXPLORABLE_MIME: record})
+    else:
+        folder = _numbered(title)
+        _write({folder / f"{file}.png": png for file, png in zip(files, pngs)})
+        print(f"[explorable figure saved: {folder} ({len(pngs)} frames over {knob}; "
+              f"the book's: {labels[initial]})]")
+
+
+def _label(knob: str, value) -> str:
+    return f"{knob} = {value:g}" if isinstance(value, numbers.Real) else f"{knob} = {value}"
+
+
+def _one_frame(draw, value, knob: str) -> tuple[str, bytes]:
+    """(title, PNG) of the one figure `draw(value)` shows."""
+    global _frames
+    _frames = []
+    try:
+        draw(value)
+        shown = _frames
+    finally:
+        _frames = None
+    if len(shown) != 1:
+        raise ValueError(f"show_explorable: draw({value!r}) showed {len(shown)} figures at {knob} = {value!r}; "
+                         f"it must draw exactly one")
+    return shown[0]
+
+
+def _display(png: bytes, text: str, title: str, extra: dict | None = None) -> None:
+    """One figure output of a notebook: the PNG, its text, its name for citations."""
+    from IPython.display import display
+    display({"image/png": png, "text/plain": text, **(extra or {})}, raw=True,
+            metadata={FIGURE_META: {"name": _slug(title), "title": title}})
+
+
+def _numbered(title: str, suffix: str = "") -> Path:
+    """The next path of a script's figures: build/figures/<chapter>/<NN>-<slug of title><knobs><suffix>,
+    where <knobs> names the knobs the reader turned (knobs.suffix)."""
+    global _saved
+    _saved += 1
+    chapter = Path(sys.argv[0]).stem or "interactive"
+    return figures_dir() / chapter / f"{_saved:02d}-{_slug(title)}{knobs.suffix()}{suffix}"
+
+
+def _write(files: dict[Path, bytes]) -> None:
+    """Write each file, making its folder; a failure is one line naming the folder."""
+    for path, content in files.items():
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(content)
+        except OSError as e:   # settings.read checked the folder; it may have gone since
+            raise SettingsError(f"cannot save a figure in {path.parent} ({e.strerror}); set MAKEMORE_FIGURES to a "
+                                f"writable folder") from None
 
 
 def _t(x) -> torch.Tensor:
@@ -259,3 +337,59 @@ def plot_dead_units(h: torch.Tensor, title: str) -> None:
     ax.set(title=title, xlabel="unit", ylabel="dev example")
     ax.grid(False)
     show(fig)
+
+
+def plot_tanh_units(h: torch.Tensor, title: str, threshold: float = 0.99) -> None:
+    """A tanh layer on one minibatch: the histogram of its outputs `h` (left) and the white-columns
+    picture (right: one row per example, one column per unit, white where |h| > threshold)."""
+    fig, (left, right) = figure(ncols=2, width=10)
+    left.hist(_t(h).view(-1).numpy(), bins=50, range=(-1, 1))
+    left.set(xlabel="h = tanh(hpreact)", ylabel="entries (count)", xlim=(-1, 1))
+    right.imshow((_t(h).abs() > threshold).numpy(), cmap="gray", interpolation="nearest", aspect="auto", vmin=0, vmax=1)
+    right.set(xlabel=f"hidden unit (white: |h| > {threshold:g})", ylabel="example in the batch")
+    right.grid(False)
+    fig.suptitle(title, fontsize=11)
+    show(fig, title)
+
+
+def _layer_lines(ax, tensors: dict[str, torch.Tensor], lim: tuple[float, float] | None, bins: int) -> None:
+    for label, t in tensors.items():
+        counts, edges = torch.histogram(_t(t).view(-1), bins=bins, range=lim, density=True)
+        ax.plot(((edges[:-1] + edges[1:]) / 2).numpy(), counts.numpy(), label=label)
+
+
+def plot_layer_histograms(acts: dict[str, torch.Tensor], title: str, grad_lim: float | None = None,
+                          bins: int = 100) -> None:
+    """The lecture's central picture: every tanh layer's output histogram (left, over [-1, 1]) and
+    the histogram of its gradient `.grad` (right, over [-grad_lim, grad_lim] when given, so that
+    frames of an explorable share one axis); `bins` for the gradients, half as many for the
+    activations, whose range is fixed."""
+    fig, (left, right) = figure(ncols=2, width=10)
+    _layer_lines(left, acts, (-1.0, 1.0), bins // 2)
+    left.set(xlabel="tanh output", ylabel="density", xlim=(-1, 1), title="activations")
+    _layer_lines(right, {k: t.grad for k, t in acts.items()}, (-grad_lim, grad_lim) if grad_lim else None, bins)
+    right.set(xlabel="gradient of the tanh output", title="gradients")
+    if grad_lim:
+        right.set_xlim(-grad_lim, grad_lim)
+    right.legend()
+    fig.suptitle(title, fontsize=11)
+    show(fig, title)
+
+
+def plot_training_snapshot(acts: dict[str, torch.Tensor], ud: list[list[float]], names: list[str], steps: int,
+                           title: str, guide: float = -3.0, ud_lim: tuple[float, float] = (-4.5, -1.0)) -> None:
+    """One moment of a training run: the tanh layers' output histograms at that step (left) and the
+    log10 update-to-data ratio of every weight recorded so far (right, x from 0 to `steps`)."""
+    fig, (left, right) = figure(ncols=2, width=10)
+    _layer_lines(left, acts, (-1.0, 1.0), 50)
+    left.set(xlabel="tanh output", ylabel="density", xlim=(-1, 1), title="activations")
+    left.legend()
+    ud_t = _t(ud)                                           # (steps so far, weights)
+    for j, name in enumerate(names):
+        right.plot(range(len(ud_t)), ud_t[:, j].numpy(), label=name, lw=1)
+    right.axhline(guide, color="k", ls="--", lw=1)
+    right.set(xlabel="training step", ylabel="update-to-data ratio (log10)", xlim=(0, steps), ylim=ud_lim,
+              title="update-to-data ratio")
+    right.legend(ncol=2)
+    fig.suptitle(title, fontsize=11)
+    show(fig, title)

@@ -6,13 +6,14 @@ MIME type RUN_MIME, which the site build collects into the results page.
 """
 from __future__ import annotations
 
-from . import lecture
+from . import knobs, lecture
 from .settings import in_notebook
 
 # what the build reads from a chapter's outputs (makemore_lib.book.notes, docs/hooks/book.py)
 RUN_MIME = "application/vnd.makemore.run+json"
 VALUE_MIME = "application/vnd.makemore.value+json"
 FIGURE_META = "makemore/figure"  # output metadata naming a figure on its page (plots.show)
+EXPLORABLE_MIME = "application/vnd.makemore.explorable+json"  # a figure's frames over a knob (plots.show_explorable)
 
 
 def show_markdown(text: str, extra: dict | None = None) -> None:
@@ -70,7 +71,8 @@ def record_run(experiment: str, steps: int, train_loss: float, val_loss: float, 
     rec = run_record(experiment, steps, train_loss, val_loss, key)
     lect = (f"; lecture: train {rec['lecture_train']}, val {rec['lecture_val']}"
             if key else "")
-    text = f"**{experiment}** ({steps:,} steps): train {train_loss:.4f}, val {val_loss:.4f}{lect}"
+    mine = f" [{knobs.note()}]" if knobs.note() else ""
+    text = f"**{experiment}** ({steps:,} steps): train {train_loss:.4f}, val {val_loss:.4f}{lect}{mine}"
     show_markdown(text, {RUN_MIME: rec})
     return rec
 

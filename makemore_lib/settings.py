@@ -32,6 +32,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import knobs
 from .errors import DataError, MakemoreError, SettingsError
 
 SEED = 2147483647        # torch.Generator seed for parameters and minibatches (the lecture's)
@@ -43,13 +44,14 @@ QUICK_STEPS = 2_000      # quick mode: every training run, whatever its full len
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = REPO_ROOT / "data" / "names.txt"
 DATA_HINT = "set MAKEMORE_DATA (or --data) to a UTF-8 file with one word per line"
-OPTIONS = "the options are --data PATH and --quick, spelled in full"
+OPTIONS = "the options are --data PATH, --quick and --set NAME=VALUE ..., spelled in full"
 
 
 @dataclass(frozen=True)
 class Settings:
     quick: bool
     data_path: Path
+    assignments: tuple[str, ...] = ()   # --set NAME=VALUE ...: the chapter's knobs (makemore_lib.knobs)
 
     @property
     def mode(self) -> str:
@@ -75,7 +77,8 @@ class Settings:
         return (f"mode: {self.mode} ({self.max_steps:,} steps per full training run), "
                 f"data: {shown} (sha256 {self.data_hash()}), torch {importlib.metadata.version('torch')} "
                 f"(CPU kernels: {cpu_capability()}), "
-                f"run {datetime.date.today().isoformat()}")
+                f"run {datetime.date.today().isoformat()}"
+                + (f"; {knobs.note()}" if knobs.note() else ""))
 
 
 def in_notebook() -> bool:
@@ -106,7 +109,8 @@ def read(argv: list[str] | None = None) -> Settings:
     """Read the settings from the environment and, in a script, the command line; no torch.
 
     `--data PATH` beats `MAKEMORE_DATA`, which beats data/names.txt next to the package.
-    `--quick` beats `MAKEMORE_QUICK`. In a Jupyter kernel `sys.argv` (the kernel's own) is
+    `--quick` beats `MAKEMORE_QUICK`. `--set NAME=VALUE ...` is kept for the chapter's knobs
+    (`chapter.begin` applies it). In a Jupyter kernel `sys.argv` (the kernel's own) is
     ignored. The word list is checked here, as `data.load_splits` would, so that a chapter
     stops before its first output rather than halfway.
     """
@@ -126,15 +130,17 @@ def read(argv: list[str] | None = None) -> Settings:
         raise DataError(f"{path}: {problem}; {DATA_HINT}")
     from .data import check_file  # data imports this module
     check_file(path)
-    return Settings(quick=quick, data_path=path)
+    return Settings(quick=quick, data_path=path, assignments=tuple(args.set or ()))
 
 
 def parse_options(argv: list[str]) -> argparse.Namespace:
-    """`--data PATH` and `--quick`, spelled in full. SettingsError naming the valid options for
-    anything else: an unknown option, an abbreviation, a stray argument, a missing PATH."""
+    """`--data PATH`, `--quick` and `--set NAME=VALUE ...`, spelled in full. SettingsError naming
+    the valid options for anything else: an unknown option, an abbreviation, a stray argument,
+    a missing PATH or NAME=VALUE."""
     parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False, exit_on_error=False)
     parser.add_argument("--data", type=Path)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--set", nargs="+", action="extend", metavar="NAME=VALUE")
     try:
         args, unknown = parser.parse_known_args(argv)
     except argparse.ArgumentError as e:

@@ -1,8 +1,8 @@
 """The built book in a real browser: headless Debian Chromium driven by Playwright.
 
 Opens the quick build of tests/test_site.py from a local http server and checks what a
-reader sees: figures loaded, math typeset, no traceback, every navigation link alive,
-nothing fetched from another host. Skips when Chromium is absent, unless
+reader sees: figures loaded, math typeset, no traceback, explorable figures answering the
+keyboard, every navigation link alive, nothing fetched from another host. Skips when Chromium is absent, unless
 MAKEMORE_REQUIRE_BROWSER=1 (CI), where that is a failure.
 """
 from __future__ import annotations
@@ -132,6 +132,43 @@ def test_chapter_page_as_a_reader_sees_it(browser_page, server, source):
         assert first.get_attribute("open") is None  # folded
         first.locator("summary").click()
         assert first.get_attribute("open") is not None  # one click opens it
+
+
+def test_every_explorable_figure_steps_through_its_frames_from_the_keyboard(browser_page, server):
+    """plots.show_explorable on a page: an arrow key on the focused slider shows another frame (a file
+    of the site, loaded), its label in the <output> and in aria-valuetext; nothing in the console."""
+    _, base = server
+    page = browser_page
+    errors: list[str] = []
+    on_console = lambda message: errors.append(message.text) if message.type == "error" else None
+    on_error = lambda error: errors.append(str(error))
+    page.on("console", on_console)
+    page.on("pageerror", on_error)
+    try:
+        found = 0
+        for source in CHAPTERS:
+            assert page.goto(urljoin(base, f"chapters/{source.stem}/")).status == 200
+            figures = page.locator("article figure.makemore-explorable")
+            for k in range(figures.count()):
+                found += 1
+                figure = figures.nth(k)
+                slider, img, output = figure.locator("input[type=range]"), figure.locator("img"), figure.locator("output")
+                before = (img.get_attribute("src"), output.inner_text())
+                slider.focus()
+                at_end = slider.input_value() == slider.get_attribute("max")
+                page.keyboard.press("ArrowLeft" if at_end else "ArrowRight")
+                after = (img.get_attribute("src"), output.inner_text())
+                where = f"{source.stem}, explorable figure {k + 1}"
+                assert after[0] != before[0] and after[1] != before[1], (where, before, after)
+                assert slider.get_attribute("aria-valuetext") == after[1], where
+                loaded = img.evaluate("""img => img.complete ? img.naturalWidth > 0 : new Promise(done => {
+                                           img.onload = () => done(img.naturalWidth > 0); img.onerror = () => done(false); })""")
+                assert loaded, (where, after[0], "did not load")
+        assert found >= 1, "no chapter page shows an explorable figure (plots.show_explorable)"
+        assert errors == [], errors[:3]
+    finally:
+        page.remove_listener("console", on_console)
+        page.remove_listener("pageerror", on_error)
 
 
 def test_docs_pages_typeset_math_and_survive_instant_navigation(browser_page, server):

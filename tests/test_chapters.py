@@ -7,6 +7,7 @@ check that cannot fail.
 import ast
 import os
 import re
+from pathlib import Path
 
 import pytest
 
@@ -51,8 +52,8 @@ def test_a_chapter_given_a_missing_data_file_stops_with_one_line(tmp_path):
 @pytest.mark.parametrize("chapter, content, option, problem", [
     ("03_batchnorm", "emma\nolivia\nava\n", "--data", "too few words for the 80/10/10 split: train 2 words"),
     ("01_data", "a" * 500 + "\n", "--data", "too few words for the 80/10/10 split: train 0 words"),
-    ("04_deep_mlp", None, "--quik", "unknown option '--quik'; the options are --data PATH and --quick"),
-    ("02_init", None, "--dat", "unknown option '--dat'; the options are --data PATH and --quick"),
+    ("04_deep_mlp", None, "--quik", "unknown option '--quik'; the options are --data PATH, --quick and --set NAME=VALUE ..."),
+    ("02_init", None, "--dat", "unknown option '--dat'; the options are --data PATH, --quick and --set NAME=VALUE ..."),
 ], ids=["three-names", "one-long-name", "typo", "abbreviation"])
 def test_bad_input_stops_a_chapter_with_one_line_before_any_figure(tmp_path, chapter, content, option, problem):
     words = tmp_path / "words.txt"
@@ -139,3 +140,139 @@ def test_a_word_list_with_another_alphabet_gets_its_own_vocabulary_through_chapt
     assert f"init/ln_vocab = {math.log(vocab):.4f}\n" in r.stdout
     assert "3.2958" not in r.stdout                      # ln 27, the lecture's vocabulary
     assert SUMMARY.search(r.stdout)                      # it ran to its end; sentences about the book's list may warn
+
+
+# ---------------------------------------------------------------- a reader's own knobs
+
+VALUE = re.compile(r"^(?P<name>[A-Za-z0-9_][A-Za-z0-9_./-]*) = (?P<text>.*)$", re.M)
+KNOBS = ["batch_size=64", "n_hidden=32"]
+TIMED = re.compile(r"_us$|_seconds$|loop_vs_|_vs_autograd$")   # wall-clock timings: they differ between any two runs
+KNOBS_NOTE = "your knobs: n_hidden=32, batch_size=64 (book: n_hidden=64, batch_size=32)"
+
+
+def _published(stdout: str) -> dict:
+    return {m["name"]: m["text"] for m in VALUE.finditer(stdout) if "/" in m["name"]}
+
+
+def _run_with_knobs(tmp_path):
+    return run_python([str(REPO / "chapters" / "05_backprop.py"), "--set", *KNOBS],
+                      {"MAKEMORE_QUICK": "1", "MAKEMORE_FIGURES": str(tmp_path / "figures"),
+                       "ATEN_CPU_CAPABILITY": SCRIPT_KERNELS}, cwd=tmp_path)
+
+
+@pytest.mark.parametrize("chapter_run", ["05_backprop"], indirect=True)
+def test_set_changes_the_numbers_and_every_output_says_whose_knobs_they_are(chapter_run, tmp_path):
+    r = _run_with_knobs(tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    mine, book = _published(r.stdout), _published(chapter_run["stdout"])
+    assert mine.keys() == book.keys()
+    differ = [k for k in book if mine[k] != book[k]]
+    assert len(differ) >= 3, f"--set {' '.join(KNOBS)} changed only {differ}"
+    stamp = r.stdout.splitlines()[0]
+    assert stamp.endswith(f"; {KNOBS_NOTE}") and KNOBS_NOTE not in chapter_run["stdout"]
+    runs = [line for line in r.stdout.splitlines() if line.startswith("**") and "steps): train" in line]
+    assert runs and all(line.endswith(f"[{KNOBS_NOTE}]") for line in runs), runs
+    assert SUMMARY.search(r.stdout)[0].endswith(f"({KNOBS_NOTE}; the prose describes the book's)")
+    figures = sorted((tmp_path / "figures" / "05_backprop").rglob("*.png"))
+    assert figures and all("--n_hidden=32--batch_size=64" in f.name for f in figures), [f.name for f in figures]
+
+
+@pytest.mark.parametrize("items, problem", [
+    (["n_layers=10"], "--set: no knob 'n_layers'"),
+    (["batch_size=big"], "--set batch_size='big': batch_size takes a whole number above 0"),
+])
+def test_a_knob_the_chapter_lacks_or_a_bad_value_is_refused_in_one_line(tmp_path, items, problem):
+    r = run_python([str(REPO / "chapters" / "05_backprop.py"), "--set", *items],
+                   {"MAKEMORE_QUICK": "1", "MAKEMORE_FIGURES": str(tmp_path)}, cwd=tmp_path)
+    assert r.returncode == 1 and r.stdout == ""
+    assert r.stderr.splitlines() == [f"error: {problem}; the knobs of 05_backprop (book values) are "
+                                     f"block_size=3, n_embd=10, n_hidden=64, batch_size=32"]
+
+
+def test_papermill_on_the_paired_notebook_gives_the_numbers_of_set(tmp_path):
+    import nbformat
+    from makemore_lib import report
+
+    notebook = tmp_path / "05_backprop.ipynb"       # the README's route: jupytext, then papermill -p
+    r = run_python(["-m", "jupytext", "--to", "ipynb", "--set-kernel", "python3", "-o", str(notebook),
+                    str(REPO / "chapters" / "05_backprop.py")])
+    assert r.returncode == 0, r.stderr[-2000:]
+    script = _run_with_knobs(tmp_path)
+    parameters = [arg for item in KNOBS for arg in ["-p", *item.split("=")]]
+    r = run_python(["-m", "papermill", str(notebook), str(tmp_path / "out.ipynb"), *parameters,
+                    "--cwd", str(tmp_path), "--no-progress-bar"],
+                   {"MAKEMORE_QUICK": "1", "ATEN_CPU_CAPABILITY": SCRIPT_KERNELS}, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    outputs = [out for cell in nbformat.read(tmp_path / "out.ipynb", as_version=4).cells for out in cell.get("outputs", [])]
+    values = {out["data"][report.VALUE_MIME]["name"]: out["data"][report.VALUE_MIME]["text"]
+              for out in outputs if report.VALUE_MIME in out.get("data", {})}
+    untimed = lambda published: {k: v for k, v in published.items() if not TIMED.search(k)}
+    assert script.returncode == 0 and len(untimed(values)) > 30 and untimed(values) == untimed(_published(script.stdout))
+    stamp = next(out["data"]["text/plain"] for out in outputs if "How this page was computed" in out.get("data", {}).get("text/plain", ""))
+    assert KNOBS_NOTE in stamp
+
+
+# ---------------------------------------------------------------- explorable figures
+
+DIRECT = '''
+import sys
+import torch
+import torch.nn.functional as F
+from makemore_lib import data, layers, models, plots, settings, train
+
+D = data.load_splits(settings.DEFAULT_DATA)
+V = D.vocab_size
+tanh_outs = lambda m: [l.out for l in m.layers if isinstance(l, layers.Tanh)]
+
+
+def at_gain(gain):                       # chapter 4: the network without BatchNorm, one pass at lr 0
+    g = torch.Generator().manual_seed(settings.SEED)
+    m = models.deep_mlp(V, batchnorm=False, gain=gain, generator=g)
+    m.retain_grads = True
+    train.train(m, D.Xtr, D.Ytr, 1, g, lr=train.lr_schedule(0.0, 0.0), ud_every=None)
+    return tanh_outs(m)
+
+
+figure = sys.argv[1]
+if figure == "gain":
+    lim = 4 * max(t.grad.std().item() for t in at_gain(5 / 3))
+    plots.plot_layer_histograms({f"layer {i + 1}": t for i, t in enumerate(at_gain(3.0))},
+                                title="No BatchNorm at initialization, gain 3", grad_lim=lim)
+elif figure == "step":                   # chapter 4: the BatchNorm network trained 100 steps from the start
+    g = torch.Generator().manual_seed(settings.SEED)
+    m = models.deep_mlp(V, generator=g)
+    m.retain_grads = True
+    r = train.train(m, D.Xtr, D.Ytr, 100, g, lr=train.lr_schedule(0.1), ud_every=1)
+    mats = [(name, p) for name, p in m.named_parameters() if p.ndim == 2]
+    keep = [j for j, (_, p) in enumerate(m.named_parameters()) if p.ndim == 2]
+    names = [("C" if k == 0 else f"W{k}") + f" {tuple(p.shape)}" for k, (_, p) in enumerate(mats)]
+    plots.plot_training_snapshot({f"layer {i + 1}": a for i, a in enumerate(tanh_outs(m))},
+                                 torch.tensor(r.ud)[:, keep].tolist(), names, steps=1000,
+                                 title="BatchNorm network, lr 0.1, after 100 steps")
+else:                                    # chapter 2: the first minibatch at W1 scale 0.5
+    g = torch.Generator().manual_seed(settings.SEED)
+    model = models.MLP(V, init="kaiming", w1_scale=0.5, generator=g)
+    ix = torch.randint(0, D.Xtr.shape[0], (32,), generator=g)
+    with torch.no_grad():
+        loss = F.cross_entropy(model(D.Xtr[ix]), D.Ytr[ix]).item()
+    plots.plot_tanh_units(model.h, title=f"W1 scale 0.5: loss at initialization {loss:.3f}")
+'''
+
+
+@pytest.mark.parametrize("chapter_run, figure, frame", [
+    ("04_deep_mlp", "gain", "*-tanh-gain-explorer/gain-3.png"),
+    ("04_deep_mlp", "step", "*-training-step-explorer/after-100-steps.png"),
+    ("02_init", "w1", "*-w1-scale-explorer/w1-scale-0-5.png"),
+], indirect=["chapter_run"], ids=["ch4-gain-3", "ch4-step-100", "ch2-w1-scale-0.5"])
+def test_a_slider_frame_is_the_figure_computed_directly_at_its_value(chapter_run, figure, frame, tmp_path):
+    """One frame of each explorable figure against the figure drawn from scratch at that value with
+    the library alone (a fresh network, its own training run), on the chapter run's CPU kernels."""
+    stem = Path(chapter_run["chapter"]).stem
+    saved = list((Path(chapter_run["figures"]) / stem).glob(frame))
+    assert len(saved) == 1, f"{chapter_run['chapter']} saved no frame {frame}"
+    r = run_python(["-c", DIRECT, figure], {"MAKEMORE_FIGURES": str(tmp_path),
+                                             "ATEN_CPU_CAPABILITY": os.environ.get("ATEN_CPU_CAPABILITY", SCRIPT_KERNELS)})
+    assert r.returncode == 0, r.stderr[-2000:]
+    direct = list(tmp_path.rglob("*.png"))
+    assert len(direct) == 1 and direct[0].read_bytes() == saved[0].read_bytes(), \
+        f"the frame {saved[0].name} differs from the figure computed directly at its value"

@@ -367,12 +367,19 @@ def test_mkdocs_serve_keeps_serving_a_note_with_an_unknown_name_and_re_renders_i
         assert "no value named &#x27;tiny/anser&#x27;" in _get(url)
         assert "ERROR   -  docs/notes/n.md, line 3: no value named 'tiny/anser'" in log_path.read_text()
 
-        (tmp_path / "docs" / "notes" / "n.md").write_text(NOTE)           # the reader fixes the note
-        # the page is written before the rebuild logs its time: wait for both
+        note = tmp_path / "docs" / "notes" / "n.md"
+        note.write_text(NOTE)                                              # the reader fixes the note
+        # the page is written before the rebuild logs its time: wait for both. The watcher starts
+        # in its own thread and may not see a write made as the server comes up: save again
+        # every 10 s until it does, as a reader would.
         def rebuilt():
             return ("answer 1.235" in _get(url)
                     and len(re.findall(r"Documentation built in", log_path.read_text())) >= 2)
+        saved = time.time()
         while not rebuilt() and proc.poll() is None and time.time() < deadline:
+            if time.time() - saved > 10:
+                note.write_text(NOTE)
+                saved = time.time()
             time.sleep(0.2)
         assert proc.poll() is None and "answer 1.235" in _get(url), log_path.read_text()
         built = re.findall(r"Documentation built in ([\d.]+) seconds", log_path.read_text())

@@ -223,3 +223,63 @@ def test_in_a_kernel_a_figure_is_displayed_as_png_with_its_name_even_under_MPLBA
     assert obj["text/plain"] == "[figure: Per-layer std, 2 layers]"    # the title, not the first panel's "std"
     assert kw["metadata"] == {plots.FIGURE_META: {"name": "per-layer-std-2-layers", "title": "Per-layer std, 2 layers"}}
     assert plt.get_fignums() == []                            # closed: no <matplotlib...> repr on the page
+
+
+# ---------------------------------------------------------------- explorable figures
+
+def _line_at(n):
+    """An explorable's draw: one figure per value of the knob (a number, or "three")."""
+    plots.plot_lines([0, 1], {"a": [0, {"three": 3}.get(n, n)]}, title=f"a line rising to {n}", xlabel="x", ylabel="y")
+
+
+def test_a_script_saves_each_frame_as_the_figure_show_would_save(script, monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("MAKEMORE_FIGURES", str(tmp_path))
+    monkeypatch.setattr(sys, "argv", ["chapters/02_init.py"])
+    plots.show_explorable("n", [1, 2.5, "three"], _line_at, book=2.5, name="rising lines")
+    _line_at(2.5)                                             # the same figure, drawn and saved directly
+    out = tmp_path / "02_init"
+    folder = out / "01-rising-lines"
+    assert sorted(p.name for p in folder.iterdir()) == ["n-1.png", "n-2-5.png", "n-three.png"]
+    assert (folder / "n-2-5.png").read_bytes() == (out / "02-a-line-rising-to-2-5.png").read_bytes()
+    assert capsys.readouterr().out.splitlines() == [
+        f"[explorable figure saved: {folder} (3 frames over n; the book's: n = 2.5)]",
+        f"[figure saved: {out / '02-a-line-rising-to-2-5.png'}]"]
+    assert plt.get_fignums() == []
+
+
+def test_an_explorable_that_cannot_be_saved_is_one_line_naming_the_folder(script, monkeypatch, tmp_path):
+    (tmp_path / "a-file").write_text("")
+    monkeypatch.setenv("MAKEMORE_FIGURES", str(tmp_path / "a-file"))
+    with pytest.raises(settings.SettingsError, match="cannot save a figure in .*a-file.*MAKEMORE_FIGURES"):
+        plots.show_explorable("n", [1, 2], _line_at, book=1)
+
+
+def test_the_books_value_must_be_one_of_the_values(script):
+    with pytest.raises(ValueError, match=r"the book's value 4 is not one of the values of 'n': 1, 2"):
+        plots.show_explorable("n", [1, 2], _line_at, book=4)
+
+
+@pytest.mark.parametrize("draw, count", [(lambda n: None, 0), (lambda n: (_line_at(n), _line_at(n)), 2)],
+                         ids=["no figure", "two figures"])
+def test_each_draw_must_show_exactly_one_figure(script, draw, count, monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("MAKEMORE_FIGURES", str(tmp_path))
+    with pytest.raises(ValueError, match=f"draw\\(1\\) showed {count} figures at n = 1; it must draw exactly one"):
+        plots.show_explorable("n", [1, 2], draw, book=1)
+    assert plt.get_fignums() == []
+    _line_at(1)                                               # show is itself again: the figure is saved
+    assert capsys.readouterr().out.startswith("[figure saved: ")
+
+
+def test_in_a_kernel_an_explorable_is_one_output_the_books_frame_and_every_frame(shown):
+    import base64
+    plots.show_explorable("n", [1, 2, 3], _line_at, book=2, labels=["one", "two", "three"])
+    [(obj, kw)] = shown
+    record = obj[plots.EXPLORABLE_MIME]
+    frames = [base64.b64decode(f) for f in record["frames"]]
+    assert {k: v for k, v in record.items() if k != "frames"} == {
+        "knob": "n", "labels": ["one", "two", "three"], "initial": 1, "title": "a line rising to 2"}
+    assert len(frames) == 3 and all(f.startswith(PNG_MAGIC) for f in frames) and len(set(frames)) == 3
+    assert obj["image/png"] == frames[1] and kw["raw"] is True
+    assert obj["text/plain"] == "[explorable figure: a line rising to 2, 3 frames over n]"
+    assert kw["metadata"] == {plots.FIGURE_META: {"name": "a-line-rising-to-2", "title": "a line rising to 2"}}
+    assert plt.get_fignums() == []

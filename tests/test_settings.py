@@ -8,7 +8,7 @@ from conftest import NAMES, run_python
 from makemore_lib import settings
 from makemore_lib.errors import DataError, SettingsError
 
-VALID = "the options are --data PATH and --quick, spelled in full"
+VALID = "the options are --data PATH, --quick and --set NAME=VALUE ..., spelled in full"
 
 
 @pytest.fixture

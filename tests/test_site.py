@@ -5,6 +5,7 @@ temporary cache, so it executes every chapter for real; tests/test_browser.py op
 """
 from __future__ import annotations
 
+import base64
 import html
 import json
 import os
@@ -124,7 +125,8 @@ def test_every_chapter_that_draws_shows_its_figures_despite_an_inherited_mplback
         figures = [o for c in executed_notebook(built, source).cells if c.cell_type == "code"
                    for o in c.outputs if "image/png" in o.get("data", {})]
         assert len(figures) >= len(drawing), source.name
-        assert chapter_page(built, source).count("data:image/png;base64") >= len(figures), source.name
+        page = chapter_page(built, source)   # an explorable figure's frames are files of the site
+        assert page.count("data:image/png;base64") + page.count('class="makemore-explorable"') >= len(figures), source.name
 
 
 def test_a_figure_that_does_not_reach_the_page_fails_the_build(tmp_path):
@@ -552,3 +554,83 @@ def test_fold_solutions_wraps_each_run_of_solution_cells():
     kinds = [c.source if c.cell_type == "raw" else c.cell_type for c in folded]
     opening = '<details class="success solution"><summary>Solution</summary>'
     assert kinds == ["markdown", opening, "code", "code", "</details>", "code", opening, "code", "</details>"]
+
+
+# ---------------------------------------------------------------- explorable figures
+
+EXPLORABLE = """# %%
+from makemore_lib import plots, report, settings
+S = settings.read()
+report.show_stamp(S)
+
+# %%
+def line(n):
+    plots.plot_lines([0, 1], {"a": [0, n]}, title=f"rising to {n}", xlabel="x", ylabel="y")
+
+plots.show_explorable("n", [1, 2, 3], line, book=2, name="rising lines")
+"""
+
+
+class _Tags(HTMLParser):
+    """The attributes of each tag, by tag name (the last of each name), and the text of <output>."""
+    def __init__(self, text: str):
+        super().__init__()
+        self.attrs, self.output, self._in_output = {}, "", False
+        self.feed(text)
+
+    def handle_starttag(self, tag, attrs):
+        self.attrs[tag], self._in_output = dict(attrs), tag == "output"
+
+    def handle_data(self, data):
+        self.output += data if self._in_output else ""
+
+
+def _explorable(page_html: str) -> dict:
+    """The one explorable figure of a page: its frames, labels, image and slider attributes."""
+    [figure] = re.findall(r'<figure class="makemore-explorable".*?</figure>', page_html, re.S)
+    tags = _Tags(figure)
+    return {"frames": json.loads(tags.attrs["figure"]["data-frames"]),
+            "labels": json.loads(tags.attrs["figure"]["data-labels"]),
+            "img": tags.attrs["img"]["src"], "range": tags.attrs["input"], "output": tags.output}
+
+
+def test_an_explorable_output_becomes_a_slider_over_files_named_as_its_figure_is_cited(shown):
+    from makemore_lib import plots
+    from makemore_lib.book import notes
+    plots.plot_lines([0, 1], {"a": [0, 1]}, title="rising lines", xlabel="x", ylabel="y")   # the same title before it
+    plots.show_explorable("n", [1, 2, 3], lambda n: plots.plot_lines([0, 1], {"a": [0, n]}, title=f"to {n}",
+                                                                      xlabel="x", ylabel="y"), book=2, name="rising lines")
+    cell = nbformat.v4.new_code_cell("pass")
+    cell.outputs = [nbformat.v4.new_output("display_data", metadata=kw["metadata"],   # PNG as base64, as Jupyter sends it
+                                           data={**obj, "image/png": base64.b64encode(obj["image/png"]).decode()})
+                    for obj, kw in shown]
+    executed = json.loads(nbformat.writes(nbformat.v4.new_notebook(cells=[cell])))   # as the cache stores it
+    citable = notes.collect([("02_init", executed)])
+    page, problems = pages.page_notebook(executed, citable, "chapters/02_init.py", quick=True)
+    plain, slider = page.cells[0].outputs
+    assert problems == [] and "image/png" in plain["data"] and list(slider["data"]) == ["text/html"]
+    found = _explorable(slider["data"]["text/html"])
+    base = "../../assets/figures/02_init/rising-lines-2"   # the second figure of that title, as notes names it
+    assert found["frames"] == [f"{base}/0.png", f"{base}.png", f"{base}/2.png"] and found["img"] == f"{base}.png"
+    assert found["labels"] == ["n = 1", "n = 2", "n = 3"] and found["output"] == "n = 2"
+    assert found["range"] == {"type": "range", "min": "0", "max": "2", "step": "1", "value": "1",
+                              "aria-label": "n", "aria-valuetext": "n = 2", "autocomplete": "off"}
+    figure = citable.figures["02_init/rising-lines-2"]
+    assert [figure.frame_uri(k) for k in range(3)] == [f[len("../../"):] for f in found["frames"]]
+
+
+def test_an_explorable_figures_frames_are_files_of_the_site_and_its_page_inlines_none(tmp_path):
+    config = tiny_book(tmp_path, {"01_data.py": EXPLORABLE})
+    proc = mkdocs_build(config, tmp_path / "site", tmp_path / "cache")
+    assert proc.returncode == 0 and "WARNING" not in proc.stderr, proc.stderr[-3000:]
+    page_dir = tmp_path / "site" / "chapters" / "01_data"
+    page = (page_dir / "index.html").read_text(encoding="utf-8")
+    assert page.count("<img") == 1 and 'src="data:' not in page    # the explorable's image, a file
+    assert 'src="../../javascripts/explorable.js"' in page
+    found = _explorable(page)
+    [entry] = (tmp_path / "cache" / "chapters").glob("01_data.quick.*.ipynb")
+    [record] = [out["data"][report.EXPLORABLE_MIME] for c in nbformat.read(entry, as_version=4).cells
+                for out in c.get("outputs", []) if report.EXPLORABLE_MIME in out.get("data", {})]
+    served = [(page_dir / src).resolve().read_bytes() for src in found["frames"]]
+    assert served == [base64.b64decode(frame) for frame in record["frames"]]
+    assert found["img"] == found["frames"][1] and found["output"] == "n = 2"

@@ -7,11 +7,12 @@ What it does, in build order:
   indexes what prose can cite (makemore_lib.book.notes: values and figures of the executed chapters),
   checks the chapters' claims (full mode: a sentence its numbers do not bear out stops the build),
   turns each executed notebook into a page notebook (makemore_lib.book.pages: citations filled,
-  failed claims marked, markdown outputs rendered with the site's Markdown, solution cells
-  folded, download links beside the stamp) that mkdocs-jupyter renders with execute: false
-  (its remove_tag_config leaves out the check cells), and adds the downloads (.py, .ipynb,
-  workbook) and the vendored MathJax to the site.
-- on_nav (after on_files, before any page renders): adds the figures to the site, reads the notes for backlinks.
+  failed claims marked, markdown outputs rendered with the site's Markdown, explorable figures
+  turned into sliders, solution cells folded, download links beside the stamp) that mkdocs-jupyter
+  renders with execute: false (its remove_tag_config leaves out the check cells), and adds the
+  downloads (.py, .ipynb, workbook) and the vendored MathJax to the site.
+- on_nav (after on_files, before any page renders): adds the figures (and the frames of explorable
+  figures) to the site, reads the notes for backlinks.
 - on_page_markdown: fills the results page from the runs the chapters recorded; replaces the citations
   ({{ value NAME }}, {{ figure CHAPTER/NAME }}) of every Markdown page, one ERROR line per citation of nothing.
 - on_page_content / on_post_page: drops nbconvert's CDN script tags, checks that every
@@ -32,6 +33,7 @@ from mkdocs.exceptions import PluginError
 from mkdocs.plugins import event_priority
 from mkdocs.structure.files import File
 from mkdocs.utils import get_relative_url
+from mkdocs_jupyter.plugin import NotebookFile
 
 from makemore_lib.book import chapters, execute, notes, pages, workbook
 
@@ -148,8 +150,10 @@ def on_files(files, config):
         pages_src = book.cache / "page-notebooks"
         page = File(chapter.page_uri, src_dir=str(pages_src), dest_dir=config.site_dir,
                     use_directory_urls=config.use_directory_urls)
+        # the page's address once mkdocs-jupyter's on_files has wrapped it (chapters/<stem>/), not the .ipynb's
+        url = NotebookFile(page, use_directory_urls=config.use_directory_urls, site_dir=config.site_dir).url
         page_nb, problems = pages.page_notebook(notebooks[chapter.source], CITED, where, book.settings.quick,
-                                                lambda figure: get_relative_url(figure.uri, page.url),
+                                                lambda figure: get_relative_url(figure.uri, url),
                                                 chapter.source.read_text(encoding="utf-8"))
         for problem in problems:
             log.error(problem)
@@ -197,7 +201,7 @@ def write_if_changed(path: Path, text: str) -> None:
     execute.write_atomic(path, text)
 
 
-PLOT_CALL = re.compile(r"^[^#\n]*\bplots\.(?:plot_\w+|show)\(", re.M)
+PLOT_CALL = re.compile(r"^[^#\n]*\bplots\.(?:plot_\w+|show|show_explorable)\(", re.M)
 
 
 def check_outputs(chapter: Chapter, nb) -> None:
@@ -331,10 +335,14 @@ CITABLE_MARKER = "<!-- citable-names -->"           # notes/index.md lists every
 
 def on_nav(nav, config, files):
     """Add every figure the chapters drew (indexed by on_files) to the site as
-    assets/figures/<chapter>/<name>.png, and read the notes for backlinks, before the first page renders."""
+    assets/figures/<chapter>/<name>.png, the other frames of an explorable figure as
+    assets/figures/<chapter>/<name>/<k>.png, and read the notes for backlinks, before the first page renders."""
     global BACKLINKS
     for figure in CITED.figures.values():
         files.append(File.generated(config, figure.uri, content=figure.png))
+        for k, png in enumerate(figure.frames):
+            if k != figure.initial:
+                files.append(File.generated(config, figure.frame_uri(k), content=png))
     pages = {}
     for f in files.documentation_pages():
         if f.src_uri.endswith(".md"):

@@ -68,6 +68,8 @@ class Figure:
     title: str
     png: bytes
     section: str | None
+    frames: tuple[bytes, ...] = ()   # an explorable figure's frames (plots.show_explorable); png is one of them
+    initial: int = 0                 # the frame that is `png`, shown first
 
     @property
     def key(self) -> str:
@@ -77,6 +79,10 @@ class Figure:
     def uri(self) -> str:
         """Where the build puts the PNG in the site."""
         return f"{FIGURES_DIR}/{self.chapter}/{self.name}.png"
+
+    def frame_uri(self, k: int) -> str:
+        """Where the build puts frame `k` of an explorable figure: the figure's own PNG for the first shown."""
+        return self.uri if k == self.initial else f"{FIGURES_DIR}/{self.chapter}/{self.name}/{k}.png"
 
 
 @dataclass
@@ -129,17 +135,29 @@ def collect(chapters: list[tuple[str, object]]) -> Citable:
                                           f"chapters/{other}.py records already; give one of them another name")
                 else:
                     found.values[value.name] = value
-            meta = out.get("metadata", {}).get(report.FIGURE_META)
-            if "image/png" in data and meta:
-                name = meta.get("name") or "figure"
-                seen_names[name] = seen_names.get(name, 0) + 1
-                if seen_names[name] > 1:          # two figures of one title: the later ones get -2, -3
-                    name = f"{name}-{seen_names[name]}"
+            name = figure_name(out, seen_names)
+            if name:
                 png = data["image/png"]
                 png = "".join(png) if isinstance(png, list) else png
-                fig = Figure(chapter, name, meta.get("title", name), base64.b64decode(png), section)
+                explorable = data.get(report.EXPLORABLE_MIME, {})
+                fig = Figure(chapter, name, out["metadata"][report.FIGURE_META].get("title", name),
+                             base64.b64decode(png), section,
+                             tuple(base64.b64decode(f) for f in explorable.get("frames", ())),
+                             explorable.get("initial", 0))
                 found.figures[fig.key] = fig
     return found
+
+
+def figure_name(out, seen: dict[str, int]) -> str | None:
+    """The name a chapter's figure output is cited by, counted in `seen` (the outputs of the
+    chapter so far): its title's slug, with -2, -3 for later figures of one title; None for an
+    output that is no figure."""
+    meta = out.get("metadata", {}).get(report.FIGURE_META)
+    if not meta or "image/png" not in out.get("data", {}):
+        return None
+    name = meta.get("name") or "figure"
+    seen[name] = seen.get(name, 0) + 1
+    return name if seen[name] == 1 else f"{name}-{seen[name]}"
 
 
 # ---------------------------------------------------------------- citations in a note

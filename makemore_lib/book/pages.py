@@ -9,7 +9,8 @@
   itself stays in the notebook and mkdocs-jupyter's remove_tag_config leaves it out of the page;
 - outputs meant for the build only (published values, check verdicts) are dropped, Markdown
   outputs (tables, library code) are rendered with the site's Markdown, the first admonition is
-  the page's stamp, and solution cells are folded.
+  the page's stamp, an explorable figure becomes a slider over its frames (files beside the
+  figure's PNG, which the hook adds to the site), and solution cells are folded.
 
 `problems` are one line each: a citation of nothing, a check that names no sentence of the
 Markdown cell above it. The hook logs them as errors, which fail a strict build.
@@ -18,7 +19,10 @@ No MkDocs import here: the hook and the tests both use this module.
 from __future__ import annotations
 
 import html
+import json
+import posixpath
 import re
+from pathlib import PurePosixPath
 
 import markdown
 import nbformat
@@ -39,19 +43,20 @@ OUTPUT_MARKDOWN = dict(extensions=["admonition", "tables", "pymdownx.arithmatex"
 def page_notebook(nb, citable: notes.Citable, where: str, quick: bool, figure_src=None, source_text: str = ""):
     """The executed notebook `nb` as its page shows it, and the problems found (see the module).
 
-    `where` names the chapter file in messages; with its text, `source_text`, they give the line
-    of the .py a citation stands on. `figure_src(figure)` is a cited figure's address from the page."""
+    `where` names the chapter file (chapters/<stem>.py) in messages; with its text, `source_text`,
+    they give the line of the .py a citation stands on. `figure_src(figure)` is a figure's
+    address from the page."""
     nb = nbformat.from_dict(nb)   # a copy: the cache keeps the notebook as executed
+    figure_src = figure_src or (lambda f: f"../../{f.uri}")
     problems = mark_claims(nb, where, quick)
     starts = [c.start for c in percent_cells(source_text)] if source_text else []
     for i, cell in enumerate(nb.cells):
         if cell.cell_type == "markdown":
             offset = _first_line(cell.source, source_text, starts[i]) if len(starts) == len(nb.cells) else None
             label = where if offset is not None else f"{where}, cell {i + 1}"
-            cell.source, errors = notes.render(cell.source, citable, label,
-                                               figure_src or (lambda f: f"../../{f.uri}"), offset or 0)
+            cell.source, errors = notes.render(cell.source, citable, label, figure_src, offset or 0)
             problems += errors
-    render_outputs(nb)
+    render_outputs(nb, lambda name: frame_srcs(citable.figures[f"{PurePosixPath(where).stem}/{name}"], figure_src))
     nb.cells = fold_solutions(nb.cells)
     return nb, problems
 
@@ -138,15 +143,20 @@ def build_only(out) -> bool:
     return any(mime in out.get("data", {}) for mime in BUILD_ONLY)
 
 
-def render_outputs(nb) -> None:
-    """Drop build-only outputs; render Markdown outputs as HTML; the first admonition is the stamp."""
-    stamped = False
+def render_outputs(nb, frames_of) -> None:
+    """Drop build-only outputs; render Markdown outputs as HTML; the first admonition is the stamp;
+    an explorable figure (plots.show_explorable) becomes its slider, `frames_of(name)` giving the
+    addresses of its frames (name: the figure's, notes.figure_name)."""
+    stamped, seen = False, {}
     for cell in nb.cells:
         if cell.get("outputs"):
             cell.outputs = [out for out in cell.outputs if not build_only(out)]
         for out in cell.get("outputs", []):
             data = out.get("data", {})
-            if "text/markdown" in data and "text/html" not in data:
+            name = notes.figure_name(out, seen)
+            if report.EXPLORABLE_MIME in data:
+                out["data"] = {"text/html": explorable_html(data[report.EXPLORABLE_MIME], frames_of(name))}
+            elif "text/markdown" in data and "text/html" not in data:
                 text = data.pop("text/markdown")
                 rendered = markdown.markdown(text, **OUTPUT_MARKDOWN)
                 if not stamped and text.startswith("!!! info"):  # report.show_stamp: the first admonition
@@ -154,6 +164,26 @@ def render_outputs(nb) -> None:
                                 f'<p class="makemore-downloads">{DOWNLOADS_TOKEN}</p></div>')
                     stamped = True
                 data["text/html"] = rendered
+
+
+def frame_srcs(figure: notes.Figure, figure_src) -> list[str]:
+    """The address of each frame of an explorable figure from the page, beside the figure's own."""
+    here, there = posixpath.dirname(figure_src(figure)), posixpath.dirname(figure.uri)
+    return [posixpath.join(here, posixpath.relpath(figure.frame_uri(k), there)) for k in range(len(figure.frames))]
+
+
+def explorable_html(record: dict, srcs: list[str]) -> str:
+    """An explorable figure on the page: the book's frame as an image, a slider over the frames
+    (files of the site, not inlined) and the current frame's label; docs/javascripts/explorable.js
+    swaps the frames."""
+    k, labels = record["initial"], record["labels"]
+    attr = lambda v: html.escape(v if isinstance(v, str) else json.dumps(v), quote=True)
+    return (f'<figure class="makemore-explorable" data-frames="{attr(srcs)}" data-labels="{attr(labels)}">'
+            f'<img src="{attr(srcs[k])}" alt="{attr(record["title"])}">'
+            f'<figcaption><input type="range" min="0" max="{len(srcs) - 1}" step="1" value="{k}" '
+            f'aria-label="{attr(record["knob"])}" aria-valuetext="{attr(labels[k])}" '
+            f'autocomplete="off">'   # no form restore on going back in the history: slider and image agree
+            f'<output>{html.escape(labels[k])}</output></figcaption></figure>')
 
 
 def fold_solutions(cells):
