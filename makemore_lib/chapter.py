@@ -35,4 +35,5 @@ def begin(namespace: dict | None = None, argv: list[str] | None = None) -> Openi
     report.show_stamp(S)
     claims = Claims(S)
     claims.summary_at_exit()
-    return Opening(S, data.load_splits(S.data_path, block_size=namespace.get("block_size", 3)), claims)
+    context = {"block_size": namespace["block_size"]} if "block_size" in namespace else {}
+    return Opening(S, data.load_splits(S.data_path, **context), claims)

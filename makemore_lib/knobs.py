@@ -57,7 +57,7 @@ def _show(value) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
-def parse(text: str, name: str, book, chapter: str, knobs: dict):
+def parse(text: str, name: str, book, chapter: str, book_knobs: dict):
     """`text` as a value of the type of `book`; SettingsError listing the chapter's knobs if it is not one."""
     kind = type(book)
     try:
@@ -74,7 +74,7 @@ def parse(text: str, name: str, book, chapter: str, knobs: dict):
         return kind(text)
     except ValueError:
         raise SettingsError(f"--set {name}={text!r}: {name} takes {_kind_name(kind)}; the knobs of {chapter} "
-                            f"(book values) are {describe(knobs)}") from None
+                            f"(book values) are {describe(book_knobs)}") from None
 
 
 def _kind_name(kind) -> str:
@@ -107,13 +107,8 @@ def apply(namespace: dict, assignments: list[str], chapter: str) -> dict:
     return changed
 
 
-def changed() -> dict[str, tuple]:
-    """{name: (value, book value)} of the knobs this run turned; empty for the book's settings."""
-    return dict(_changed)
-
-
 def note() -> str:
-    """'' for the book's settings, else 'your knobs: gain=1, n_layers=10 (book: gain=1.667, n_layers=5)'."""
+    """'' for the book's settings, else 'your knobs: n_layers=10, gain=1 (book: n_layers=5, gain=1.667)'."""
     if not _changed:
         return ""
     mine = ", ".join(f"{k}={_show(v)}" for k, (v, _) in _changed.items())
@@ -122,5 +117,5 @@ def note() -> str:
 
 
 def suffix() -> str:
-    """'' for the book's settings, else a file-name suffix such as '--gain=1-n_layers=10'."""
+    """'' for the book's settings, else a file-name suffix such as '--n_layers=10--gain=1'."""
     return "".join(f"--{k}={_show(v)}" for k, (v, _) in _changed.items())
