@@ -30,6 +30,7 @@ if not in_notebook():
 
 import matplotlib  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import ScalarFormatter  # noqa: E402
 from PIL import Image  # noqa: E402  (matplotlib's own dependency)
 
 if not in_notebook():
@@ -57,9 +58,23 @@ _saved = 0          # figures (and explorable figures) a script saved: their run
 _frames: list[tuple[str, bytes]] | None = None   # while show_explorable draws: (title, PNG) of each figure shown
 
 
+class PlainTicks(ScalarFormatter):
+    """Tick labels as plain text, the axis offset and scale as x10^n (mathtext, the style's
+    axes.formatter.use_mathtext). Mathtext for every tick label would double the time a figure
+    takes to lay out."""
+
+    def __call__(self, x, pos=None):
+        return super().__call__(x, pos).removeprefix(r"$\mathdefault{").removesuffix("}$")
+
+
 def figure(ncols: int = 1, nrows: int = 1, width: float = 8, height: float = 3.6, **kw):
     """A new figure of the book's size: `fig, ax = figure()`."""
-    return plt.subplots(nrows, ncols, figsize=(width, height), **kw)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(width, height), **kw)
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            axis.set_major_formatter(PlainTicks())
+            axis.isDefault_majfmt = True   # still the default: string data or a log scale replaces it
+    return fig, axes
 
 
 def _slug(text: str) -> str:

@@ -61,7 +61,7 @@ def train(model, Xtr, Ytr, steps: int, generator: torch.Generator, lr=lr_schedul
           batch_size: int = 32, ud_every: int | None = 1, log_every: int | None = None,
           desc: str = "training", step=None, result: TrainResult | None = None,
           hint: str = "lower the learning rate or check the initialisation",
-          may_diverge: bool = False) -> TrainResult:
+          may_diverge: bool = False, pause_at=(), on_pause=None) -> TrainResult:
     """Minibatch SGD with cross-entropy; returns the loss log and update-to-data ratios.
 
     `lr` is a function of the step index (see `lr_schedule`). `ud_every=None` records no
@@ -73,6 +73,8 @@ def train(model, Xtr, Ytr, steps: int, generator: torch.Generator, lr=lr_schedul
     flat buffer `grad`; returning None ends training. The default is autograd
     (`autograd_step`); chapter 5 plugs in its manual backward pass (backprop.train_manual).
     Every step then updates all parameters at once: p.data += -lr(i) * p.grad.
+    `on_pause(t, model, result)` is called after step t (counting from 1) for every t in
+    `pause_at`: a look at the run as it goes, e.g. the frames of a figure over the training step.
     """
     params = model.parameters()
     flat, flat_grad = flatten_parameters(params)
@@ -97,6 +99,8 @@ def train(model, Xtr, Ytr, steps: int, generator: torch.Generator, lr=lr_schedul
                 result.ud_steps.append(i)
                 result.ud.append(update_to_data(params, [p.grad for p in params], lri))
         result.lossi.append(math.log10(lossv))
+        if i + 1 in pause_at:
+            on_pause(i + 1, model, result)
         if log_every and (i % log_every == 0 or i == steps - 1):
             print(f"{i:7d}/{steps:7d}: {lossv:.4f}")
     result.seconds = time.perf_counter() - start

@@ -162,3 +162,19 @@ def test_calibration_sets_the_statistics_of_the_whole_training_set(splits):
     torch.testing.assert_close(first_bn.running_mean, x.mean(0))
     torch.testing.assert_close(first_bn.running_var, x.var(0))
     assert deep.training
+
+
+def test_a_paused_run_is_looked_at_after_exactly_those_steps_and_goes_on_unchanged(splits):
+    """on_pause(t, model, result) after step t for every t in pause_at; the run's numbers are those of
+    a run without pauses, and what a pause sees is what a run of t steps ends with."""
+    def fresh(steps, **kw):
+        g = torch.Generator().manual_seed(3)
+        model = models.deep_mlp(splits.vocab_size, n_layers=2, n_hidden=16, generator=g)
+        return model, train.train(model, splits.Xtr, splits.Ytr, steps, g, ud_every=1, **kw)
+
+    seen = {}
+    _, paused = fresh(30, pause_at=(5, 30), on_pause=lambda t, m, r: seen.__setitem__(t, (list(r.lossi), m.out.detach().clone())))
+    _, plain = fresh(30)
+    short_model, short = fresh(5)
+    assert sorted(seen) == [5, 30] and paused.lossi == plain.lossi and paused.ud == plain.ud
+    assert seen[5][0] == short.lossi and torch.equal(seen[5][1], short_model.out)
